@@ -1,0 +1,113 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Training metrics: a CSV file, TensorBoard events and a learning-curve PNG in the run folder.
+
+On resume the logger drops whatever was logged after the checkpoint's step (CSV rows and
+TensorBoard events), so a run that crashed and resumed reads like one that never stopped.
+"""
+
+import csv
+import math
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from lago_ros.utils import atomic_write, PathLike
+
+CURVE_KEYS = ('charts/episodic_return', 'charts/success_rate', 'lago/kl_prior')
+
+
+class MetricsLogger:
+    """Append one row of scalars per update to `metrics.csv` and to TensorBoard."""
+
+    def __init__(self, run_dir: PathLike, resume_step: Optional[int] = None,
+                 tensorboard: bool = True) -> None:
+        """Open the run folder; `resume_step` keeps only what was logged up to that step."""
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.run_dir / 'metrics.csv'
+        self.fieldnames: Optional[List[str]] = None
+        if resume_step is None:
+            self.csv_path.unlink(missing_ok=True)
+        elif self.csv_path.exists():
+            self._truncate_csv(resume_step)
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            purge = None if resume_step is None else resume_step + 1
+            self.writer = SummaryWriter(str(self.run_dir / 'tensorboard'), purge_step=purge)
+
+    def _truncate_csv(self, resume_step: int) -> None:
+        """Rewrite the CSV keeping rows logged at or before `resume_step`."""
+        with open(self.csv_path, newline='') as handle:
+            reader = csv.DictReader(handle)
+            self.fieldnames = list(reader.fieldnames or [])
+            rows = [row for row in reader if int(float(row['global_step'])) <= resume_step]
+        with atomic_write(self.csv_path, 'w') as handle:
+            writer = csv.DictWriter(handle, self.fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def log(self, global_step: int, scalars: Dict[str, float]) -> None:
+        """Write one row (the column set is fixed by the first row of the file)."""
+        row = {'global_step': global_step, **scalars}
+        new_file = self.fieldnames is None
+        if new_file:
+            self.fieldnames = list(row)
+        unknown = sorted(set(row) - set(self.fieldnames))
+        if unknown:
+            raise ValueError(f'metrics {unknown} are not columns of {self.csv_path}; expected '
+                             f'a subset of {self.fieldnames}')
+        with open(self.csv_path, 'a', newline='') as handle:
+            writer = csv.DictWriter(handle, self.fieldnames)
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.writer is not None:
+            for key, value in scalars.items():
+                self.writer.add_scalar(key, value, global_step)
+
+    def flush(self) -> None:
+        """Push pending TensorBoard events to disk (the CSV is written row by row)."""
+        if self.writer is not None:
+            self.writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def read_metrics(csv_path: PathLike) -> Dict[str, List[float]]:
+    """Read a metrics CSV into columns of floats (empty cells become NaN)."""
+    with open(csv_path, newline='') as handle:
+        rows = list(csv.DictReader(handle))
+    keys = rows[0].keys() if rows else []
+    return {key: [float(row[key]) if row[key] not in ('', None) else math.nan for row in rows]
+            for key in keys}
+
+
+def plot_learning_curve(csv_path: PathLike, png_path: PathLike,
+                        keys: Sequence[str] = CURVE_KEYS) -> Path:
+    """Plot the given metric columns against env steps into a PNG (headless Agg backend)."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    columns = read_metrics(csv_path)
+    keys = [key for key in keys if key in columns]
+    fig, axes = plt.subplots(len(keys) or 1, 1, figsize=(7, 2.6 * max(len(keys), 1)),
+                             sharex=True, squeeze=False)
+    for ax, key in zip(axes[:, 0], keys):
+        ax.plot(columns['global_step'], columns[key])
+        ax.set_ylabel(key.split('/')[-1])
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel('environment steps')
+    fig.tight_layout()
+    png_path = Path(png_path)
+    with atomic_write(png_path, 'wb') as handle:
+        fig.savefig(handle, format='png', dpi=100)
+    plt.close(fig)
+    return png_path

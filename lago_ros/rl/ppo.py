@@ -1,0 +1,487 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""PPO with a KL pull toward a frozen action prior (stage 2 of LaGO).
+
+Each iteration: collect `num_steps` vector steps, query the prior once on the whole rollout,
+compute GAE advantages, then run `update_epochs` epochs of minibatch updates of
+
+    L = L_clip + vf_coef * L_V - ent_coef * H[pi] + beta(t) * mean KL(pi || prior).
+
+When beta(t) is 0 the prior is not queried and the loss has no KL term, so the run is exactly
+vanilla PPO (same computation, same random numbers). Sampling and minibatch shuffling draw from a
+private torch.Generator, so a prior or any other code that uses the global RNGs cannot perturb
+training.
+
+Resuming: checkpoints hold everything but the environments. `PPO.load` marks the envs for a
+reset with a seed derived from (config.seed, update index), the same reset `reset_envs` performs,
+so the partial episodes that were running at save time are dropped.
+"""
+
+import dataclasses
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from lago_ros.rl.buffer import RolloutBuffer
+from lago_ros.rl.checkpoint import (capture_rng_state, CheckpointError, load_checkpoint,
+                                    restore_rng_state, save_checkpoint)
+from lago_ros.rl.distributions import DistParams, KL_DIRECTIONS, policy_prior_kl
+from lago_ros.rl.metrics import MetricsLogger
+from lago_ros.rl.normalize import ObservationNormalizer, RewardScaler
+from lago_ros.rl.policy import ActorCritic
+from lago_ros.rl.schedules import BetaSchedule
+from lago_ros.utils import PathLike, seed_everything
+
+LOGGER = logging.getLogger(__name__)
+
+PriorFn = Callable[[np.ndarray, Sequence[str]], Any]
+"""(raw observations (B, obs_dim), instructions) -> PriorOutput or None (no guidance)."""
+
+CHECKPOINT_NAME = 'checkpoint.pt'
+
+
+@dataclass
+class PPOConfig:
+    """Hyper-parameters of prior-guided PPO; defaults follow common continuous-control PPO."""
+
+    seed: int = 0
+    """seed of policy init, action sampling, minibatch shuffling and environment resets"""
+    num_steps: int = 512
+    """vector-env steps per rollout (a batch is num_steps * num_envs transitions)"""
+    learning_rate: float = 3e-4
+    """Adam learning rate"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over the `total_timesteps` given to learn()"""
+    gamma: float = 0.99
+    """discount factor"""
+    gae_lambda: float = 0.95
+    """GAE lambda"""
+    minibatch_size: int = 64
+    """transitions per gradient step"""
+    update_epochs: int = 10
+    """passes over each rollout"""
+    norm_adv: bool = True
+    """normalise advantages within each minibatch"""
+    clip_coef: float = 0.2
+    """PPO ratio clip range"""
+    clip_vloss: bool = True
+    """clip the value update around the old values"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient"""
+    vf_coef: float = 0.5
+    """value loss coefficient"""
+    max_grad_norm: float = 0.5
+    """global gradient-norm clip"""
+    target_kl: Optional[float] = None
+    """stop an update's epochs early once approx KL(old || new) exceeds this"""
+    hidden_sizes: Tuple[int, ...] = (64, 64)
+    """hidden layer widths of the actor and critic MLPs"""
+    init_log_std: float = 0.0
+    """initial log standard deviation of continuous actions"""
+    normalize_obs: bool = True
+    """normalise observations with running statistics"""
+    obs_clip: float = 10.0
+    """clip normalised observations to [-obs_clip, obs_clip]"""
+    normalize_reward: bool = True
+    """divide rewards by the running std of the discounted return"""
+    reward_scale: float = 1.0
+    """fixed factor applied to rewards (after return normalisation, if enabled)"""
+    beta: float = 0.0
+    """initial weight of the KL term toward the prior (0 = vanilla PPO)"""
+    beta_schedule: str = 'constant'
+    """beta(t) shape: constant, linear or exponential (decay toward beta_final)"""
+    beta_final: float = 0.0
+    """floor that a decaying beta reaches"""
+    beta_decay_steps: int = 100_000
+    """env steps to reach the floor (linear) or half-life of the gap to it (exponential)"""
+    kl_direction: str = 'reverse'
+    """'reverse' = KL(pi || prior) (mode-seeking), 'forward' = KL(prior || pi)"""
+    min_prior_std: float = 0.05
+    """floor on the prior's Gaussian std, so a confident prior cannot blow up the KL"""
+    success_window: int = 100
+    """episodes in the rolling return / success-rate statistics"""
+    log_interval: int = 10
+    """updates between progress log lines"""
+
+    def __post_init__(self) -> None:
+        """Normalise types and reject values that would fail later or silently misbehave."""
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        positive = ('num_steps', 'minibatch_size', 'update_epochs', 'success_window',
+                    'log_interval', 'learning_rate', 'min_prior_std')
+        bad = [name for name in positive if not getattr(self, name) > 0]
+        if bad:
+            raise ValueError(f'PPOConfig fields {bad} must be > 0, got '
+                             f'{[getattr(self, name) for name in bad]}')
+        if self.kl_direction not in KL_DIRECTIONS:
+            raise ValueError(f'unknown kl_direction {self.kl_direction!r}; expected one of '
+                             f'{KL_DIRECTIONS}')
+        self.schedule()
+
+    def schedule(self) -> BetaSchedule:
+        """Return the beta(t) schedule these fields describe (validating them)."""
+        return BetaSchedule(self.beta_schedule, self.beta, self.beta_final,
+                            self.beta_decay_steps)
+
+
+def env_reset_seed(seed: int, update: int) -> int:
+    """Seed for resetting the envs before update `update` (0 for a fresh run, k on resume)."""
+    return int(np.random.SeedSequence([seed, update]).generate_state(1)[0])
+
+
+def _info_column(info: Dict, key: str, index: int, default: Any) -> Any:
+    """Value of vector-info `key` for env `index`, or `default` where that env did not set it."""
+    if key in info and info.get(f'_{key}', np.ones(index + 1, bool))[index]:
+        return info[key][index]
+    return default
+
+
+def episode_success(info: Dict, index: int) -> bool:
+    """Success of the episode env `index` just ended, read from its last step's info.
+
+    With autoreset SAME_STEP the step's own info is under 'final_info' (the top level then holds
+    the reset info of the next episode).
+    """
+    fallback = _info_column(info, 'success', index, False)
+    return bool(_info_column(info.get('final_info', {}), 'success', index, fallback))
+
+
+class PPO:
+    """Prior-guided PPO on a gymnasium-style vector env (autoreset mode SAME_STEP)."""
+
+    def __init__(self, config: PPOConfig, envs: Any, prior: Optional[PriorFn] = None,
+                 run_dir: Optional[PathLike] = None) -> None:
+        """Seed everything, build policy, optimiser, normalisers and rollout storage."""
+        self.config = config
+        self.envs = envs
+        self.prior = prior
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.num_envs = int(envs.num_envs)
+        seed_everything(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.policy = ActorCritic.from_spaces(envs.single_observation_space,
+                                              envs.single_action_space, config.hidden_sizes)
+        if not self.policy.discrete:
+            with torch.no_grad():
+                self.policy.log_std.fill_(config.init_log_std)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate,
+                                          eps=1e-5)
+        obs_dim, action_dim = self.policy.obs_dim, self.policy.action_dim
+        self.obs_normalizer = ObservationNormalizer(obs_dim, config.normalize_obs,
+                                                    config.obs_clip)
+        self.reward_scaler = RewardScaler(self.num_envs, config.gamma, config.normalize_reward,
+                                          config.reward_scale)
+        self.beta_schedule = config.schedule()
+        self.buffer = RolloutBuffer(config.num_steps, self.num_envs, obs_dim, action_dim,
+                                    self.policy.discrete)
+        self.global_step = 0
+        self.update_index = 0
+        self.history: list = []
+        self._episode_returns: deque = deque(maxlen=config.success_window)
+        self._episode_lengths: deque = deque(maxlen=config.success_window)
+        self._episode_successes: deque = deque(maxlen=config.success_window)
+        self._running_return = np.zeros(self.num_envs)
+        self._running_length = np.zeros(self.num_envs, dtype=np.int64)
+        self._next_obs: Optional[np.ndarray] = None
+        self._next_instructions: Optional[np.ndarray] = None
+        self._resume_step: Optional[int] = None
+        self._logger: Optional[MetricsLogger] = None
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per rollout."""
+        return self.config.num_steps * self.num_envs
+
+    def reset_envs(self) -> None:
+        """Start fresh episodes in all envs, seeded from (seed, update index)."""
+        obs, info = self.envs.reset(seed=env_reset_seed(self.config.seed, self.update_index))
+        self._next_obs = np.asarray(obs, dtype=np.float32)
+        self._next_instructions = self._instructions(info)
+        self._running_return[:] = 0.0
+        self._running_length[:] = 0
+        self.reward_scaler.reset_returns()
+
+    def _instructions(self, info: Dict) -> np.ndarray:
+        """Per-env instruction strings from a vector info dict ('' if the env gives none)."""
+        if 'instruction' not in info:
+            if self.prior is not None:
+                raise ValueError("the envs' info has no 'instruction', but the prior needs one "
+                                 'instruction per observation')
+            return np.full(self.num_envs, '', dtype=object)
+        return np.asarray(info['instruction'], dtype=object)
+
+    def _normalized(self, raw_obs: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self.obs_normalizer.normalize(raw_obs))
+
+    def _record_episode_ends(self, info: Dict, raw_rewards: np.ndarray,
+                             dones: np.ndarray) -> None:
+        """Track raw episodic return, length and success of the envs that just ended."""
+        self._running_return += raw_rewards
+        self._running_length += 1
+        for i in np.flatnonzero(dones):
+            self._episode_returns.append(float(self._running_return[i]))
+            self._episode_lengths.append(int(self._running_length[i]))
+            self._episode_successes.append(float(episode_success(info, i)))
+            self._running_return[i] = 0.0
+            self._running_length[i] = 0
+
+    def collect_rollout(self, beta: float) -> Dict[str, float]:
+        """Fill the buffer with `num_steps` vector steps, query the prior, compute advantages."""
+        if self._next_obs is None:
+            self.reset_envs()
+        buf = self.buffer
+        buf.final_obs.zero_()
+        for t in range(self.config.num_steps):
+            raw = self._next_obs
+            self.obs_normalizer.update(raw)
+            obs = self._normalized(raw)
+            out = self.policy.act(obs, self.generator)
+            buf.add(t, obs, raw, self._next_instructions, out.action, out.log_prob, out.value)
+            next_obs, reward, terminated, truncated, info = self.envs.step(
+                self.policy.to_env_action(out.action))
+            reward = np.asarray(reward, dtype=np.float64)
+            dones = np.logical_or(terminated, truncated)
+            buf.add_outcome(t, self.reward_scaler(reward, dones), terminated, truncated)
+            if dones.any():
+                ended = np.flatnonzero(dones)
+                final = np.stack([info['final_obs'][i] for i in ended]).astype(np.float32)
+                buf.final_obs[t, torch.as_tensor(ended)] = self._normalized(final)
+            self._record_episode_ends(info, reward, dones)
+            self._next_obs = np.asarray(next_obs, dtype=np.float32)
+            self._next_instructions = self._instructions(info)
+            self.global_step += self.num_envs
+        with torch.no_grad():
+            last_values = self.policy.value(self._normalized(self._next_obs))
+            final_values = self.policy.value(buf.final_obs).reshape(buf.dones.shape)
+        buf.set_next_values(last_values, final_values)
+        buf.compute_advantages(self.config.gamma, self.config.gae_lambda)
+        start = time.perf_counter()
+        active = self._query_prior(beta)
+        return {'lago/guidance_active': float(active),
+                'lago/prior_seconds': time.perf_counter() - start}
+
+    def _query_prior(self, beta: float) -> bool:
+        """Query the prior once on the whole rollout; False if guidance is off or unavailable."""
+        buf = self.buffer
+        buf.prior = None
+        if self.prior is None or beta == 0:
+            return False
+        n = self.batch_size
+        output = self.prior(buf.raw_obs.reshape(n, -1), list(buf.instructions.reshape(n)))
+        if output is None:
+            return False
+        buf.prior = self._prior_params(output, n)
+        return True
+
+    def _prior_params(self, output: Any, n: int) -> DistParams:
+        """Validate a PriorOutput and turn it into (logits,) or (mean, floored std) tensors."""
+        expected = (n, self.policy.action_dim)
+        names = ('logits',) if self.policy.discrete else ('mean', 'std')
+        params = []
+        for name in names:
+            value = getattr(output, name, None)
+            if value is None:
+                raise ValueError(f'the prior returned no {name!r}; a '
+                                 f"{'discrete' if self.policy.discrete else 'continuous'} "
+                                 f'policy needs {names}')
+            tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
+            if tuple(tensor.shape) != expected or not torch.isfinite(tensor).all():
+                raise ValueError(f'prior {name} must be finite with shape {expected}, got '
+                                 f'shape {tuple(tensor.shape)}')
+            params.append(tensor)
+        if not self.policy.discrete:
+            params[1] = params[1].clamp_min(self.config.min_prior_std)
+        return tuple(params)
+
+    def update(self, beta: float) -> Dict[str, float]:
+        """Run the PPO epochs on the current buffer; return the averaged loss statistics."""
+        cfg = self.config
+        data = self.buffer.flat()
+        guided = beta > 0 and self.buffer.prior is not None
+        prior = self.buffer.prior
+        sums: Dict[str, float] = {}
+        count = 0
+        for _ in range(cfg.update_epochs):
+            order = torch.randperm(self.batch_size, generator=self.generator)
+            for start in range(0, self.batch_size, cfg.minibatch_size):
+                idx = order[start:start + cfg.minibatch_size]
+                stats = self._minibatch_step(data, idx, beta, prior if guided else None)
+                for key, value in stats.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
+            if cfg.target_kl is not None and stats['losses/approx_kl'] > cfg.target_kl:
+                break
+        result = {key: value / count for key, value in sums.items()}
+        if not guided:
+            result['lago/kl_prior'] = float('nan')
+        values, returns = data['values'], data['returns']
+        var_returns = returns.var()
+        result['losses/explained_variance'] = float(
+            1 - (returns - values).var() / var_returns) if var_returns > 0 else float('nan')
+        result['lago/beta'] = float(beta)
+        return result
+
+    def _minibatch_step(self, data: Dict[str, torch.Tensor], idx: torch.Tensor, beta: float,
+                        prior: Optional[DistParams]) -> Dict[str, float]:
+        """One gradient step on the minibatch `idx`; KL term only when `prior` is given."""
+        cfg = self.config
+        log_prob, entropy, value, params = self.policy.evaluate(data['obs'][idx],
+                                                                data['actions'][idx])
+        log_ratio = log_prob - data['log_probs'][idx]
+        ratio = log_ratio.exp()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean()
+            clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
+        adv = data['advantages'][idx]
+        if cfg.norm_adv and len(idx) > 1:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        policy_loss = torch.max(-adv * ratio,
+                                -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+        returns, old_values = data['returns'][idx], data['values'][idx]
+        value_loss = (value - returns).pow(2)
+        if cfg.clip_vloss:
+            clipped = old_values + (value - old_values).clamp(-cfg.clip_coef, cfg.clip_coef)
+            value_loss = torch.max(value_loss, (clipped - returns).pow(2))
+        value_loss = 0.5 * value_loss.mean()
+        entropy_mean = entropy.mean()
+        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
+        stats = {}
+        if prior is not None:
+            kl = policy_prior_kl(params, tuple(p[idx] for p in prior), cfg.kl_direction).mean()
+            loss = loss + beta * kl
+            stats['lago/kl_prior'] = kl.item()
+        self.optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        stats.update({'losses/policy_loss': policy_loss.item(),
+                      'losses/value_loss': value_loss.item(),
+                      'losses/entropy': entropy_mean.item(), 'losses/approx_kl': approx_kl.item(),
+                      'losses/clipfrac': clipfrac.item()})
+        return stats
+
+    def _episode_stats(self) -> Dict[str, float]:
+        """Rolling means over the last `success_window` finished episodes (NaN before any)."""
+        def mean(values: deque) -> float:
+            return float(np.mean(values)) if values else float('nan')
+
+        return {'charts/episodic_return': mean(self._episode_returns),
+                'charts/episodic_length': mean(self._episode_lengths),
+                'charts/success_rate': mean(self._episode_successes)}
+
+    def learn(self, total_timesteps: int, checkpoint_every: int = 0) -> 'PPO':
+        """Train until `global_step` reaches `total_timesteps` (absolute, so resuming continues).
+
+        With a run_dir, metrics go to run_dir/metrics.csv and TensorBoard, and a checkpoint is
+        written every `checkpoint_every` updates (0: only at the end) to run_dir/checkpoint.pt.
+        """
+        cfg = self.config
+        if checkpoint_every and self.run_dir is None:
+            raise ValueError('checkpoint_every needs a run_dir to write checkpoints into')
+        if self.run_dir is not None and self._logger is None:
+            self._logger = MetricsLogger(self.run_dir, resume_step=self._resume_step)
+        num_updates = -(-total_timesteps // self.batch_size)
+        start_time, start_step = time.perf_counter(), self.global_step
+        while self.global_step < total_timesteps:
+            if cfg.anneal_lr:
+                lr = cfg.learning_rate * max(1.0 - self.update_index / num_updates, 0.0)
+                for group in self.optimizer.param_groups:
+                    group['lr'] = lr
+            beta = self.beta_schedule(self.global_step)
+            stats = self.collect_rollout(beta)
+            stats.update(self.update(beta))
+            self.update_index += 1
+            elapsed = time.perf_counter() - start_time
+            sps = (self.global_step - start_step) / max(elapsed, 1e-9)
+            stats.update(self._episode_stats())
+            stats.update({'charts/SPS': sps,
+                          'charts/learning_rate': self.optimizer.param_groups[0]['lr']})
+            self.history.append({'global_step': self.global_step, **stats})
+            if self._logger is not None:
+                self._logger.log(self.global_step, stats)
+            self._log_progress(stats, total_timesteps, sps)
+            if self.run_dir is not None and (
+                    (checkpoint_every and self.update_index % checkpoint_every == 0)
+                    or self.global_step >= total_timesteps):
+                self.save(self.run_dir / CHECKPOINT_NAME)
+        if self._logger is not None:
+            self._logger.flush()
+        return self
+
+    def close(self) -> None:
+        """Close the metrics writers (the envs belong to the caller)."""
+        if self._logger is not None:
+            self._logger.close()
+            self._logger = None
+
+    def _log_progress(self, stats: Dict[str, float], total_timesteps: int, sps: float) -> None:
+        """Log a progress line with rate and ETA every `log_interval` updates and at the end."""
+        if self.update_index % self.config.log_interval and self.global_step < total_timesteps:
+            return
+        remaining = max(total_timesteps - self.global_step, 0)
+        eta = timedelta(seconds=int(remaining / max(sps, 1e-9)))
+        LOGGER.info('update %d | step %d/%d | %.0f steps/s | ETA %s | return %.2f | '
+                    'success %.2f | beta %.3g | kl_prior %.3g | guidance %d',
+                    self.update_index, self.global_step, total_timesteps, sps, eta,
+                    stats['charts/episodic_return'], stats['charts/success_rate'],
+                    stats['lago/beta'], stats['lago/kl_prior'], stats['lago/guidance_active'])
+
+    @torch.no_grad()
+    def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Env actions for raw observations (B, obs_dim), using the frozen normaliser."""
+        obs = self._normalized(np.asarray(observations, dtype=np.float32))
+        if deterministic:
+            return self.policy.deterministic_action(obs).cpu().numpy()
+        return self.policy.to_env_action(self.policy.act(obs, self.generator).action)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to resume training, as tensors and plain values."""
+        return {'config': dataclasses.asdict(self.config),
+                'policy': self.policy.state_dict(), 'optimizer': self.optimizer.state_dict(),
+                'obs_normalizer': self.obs_normalizer.state_dict(),
+                'reward_scaler': self.reward_scaler.state_dict(),
+                'global_step': self.global_step, 'update': self.update_index,
+                'rng': capture_rng_state(self.generator),
+                'episodes': {'returns': list(self._episode_returns),
+                             'lengths': list(self._episode_lengths),
+                             'successes': list(self._episode_successes)}}
+
+    def save(self, path: PathLike) -> Path:
+        """Write an atomic checkpoint to `path` and return it."""
+        save_checkpoint(path, self.state_dict())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: PathLike, envs: Any, prior: Optional[PriorFn] = None,
+             run_dir: Optional[PathLike] = None) -> 'PPO':
+        """Restore a checkpoint; the envs are reset (seed from seed and update) on the next learn.
+
+        Raises CheckpointError (a ValueError) for a damaged file or one that does not fit `envs`.
+        """
+        state = load_checkpoint(path)
+        try:
+            config = PPOConfig(**state['config'])
+            agent = cls(config, envs, prior, run_dir)
+            agent.policy.load_state_dict(state['policy'])
+            agent.optimizer.load_state_dict(state['optimizer'])
+        except (TypeError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f'checkpoint {path} does not fit these envs or this version '
+                                  f'of PPO: {err}') from err
+        agent.obs_normalizer.load_state_dict(state['obs_normalizer'])
+        agent.reward_scaler.load_state_dict(state['reward_scaler'])
+        agent.global_step = int(state['global_step'])
+        agent.update_index = int(state['update'])
+        episodes = state.get('episodes', {})
+        agent._episode_returns.extend(episodes.get('returns', []))
+        agent._episode_lengths.extend(episodes.get('lengths', []))
+        agent._episode_successes.extend(episodes.get('successes', []))
+        restore_rng_state(state['rng'], agent.generator)
+        agent._resume_step = agent.global_step
+        return agent
