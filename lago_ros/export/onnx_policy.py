@@ -1,0 +1,148 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Run an exported ONNX policy with onnxruntime and numpy only (no torch), checking its inputs.
+
+This is what the deploy node loads on a robot computer. It reads the metadata JSON beside the
+ONNX file, refuses a pair whose sha256 does not match (a policy file swapped under its metadata),
+and rejects observations of the wrong size or with NaN/Inf before they reach the network.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+import onnxruntime as ort
+
+INPUT_NAME = 'observation'
+OUTPUT_NAME = 'action'
+METADATA_FORMAT = 'lago_ros.onnx_policy/1'
+
+PathLike = Union[str, os.PathLike]
+
+
+class PolicyFileError(ValueError):
+    """An ONNX policy or its metadata is missing, malformed or does not match the other."""
+
+
+class ObservationError(ValueError):
+    """An observation the policy cannot act on: wrong shape, not numeric, NaN or Inf."""
+
+
+def metadata_path_for(onnx_path: PathLike) -> Path:
+    """Return where the metadata of `onnx_path` lives: same folder, same stem, '.json'."""
+    return Path(onnx_path).with_suffix('.json')
+
+
+def sha256_of(path: PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
+    """Session options for batch-1 control loops.
+
+    A policy MLP is a few microseconds of arithmetic: extra threads only add hand-off latency and
+    compete with the ROS executor for cores, so the default is one thread, sequential execution
+    and no spin-waiting (an idle spinning thread would burn a core between control ticks).
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(intra_op_threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    options.add_session_config_entry('session.inter_op.allow_spinning', '0')
+    return options
+
+
+def load_metadata(onnx_path: PathLike) -> Dict[str, Any]:
+    """Read and check the metadata JSON of an exported policy."""
+    meta_path = metadata_path_for(onnx_path)
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except FileNotFoundError as err:
+        raise PolicyFileError(f'no metadata {meta_path} beside {onnx_path}; export the policy '
+                              'with `lago export`, which writes both') from err
+    except json.JSONDecodeError as err:
+        raise PolicyFileError(f'metadata {meta_path} is not valid JSON: {err}') from err
+    if not isinstance(metadata, dict) or metadata.get('format') != METADATA_FORMAT:
+        found = metadata.get('format') if isinstance(metadata, dict) else type(metadata).__name__
+        raise PolicyFileError(f'{meta_path} has format {found!r}; expected {METADATA_FORMAT!r}')
+    return metadata
+
+
+class OnnxPolicy:
+    """A deterministic exported policy: `act(observation) -> action` with validated inputs."""
+
+    def __init__(self, path: PathLike, intra_op_threads: int = 1,
+                 verify_sha256: bool = True) -> None:
+        """Load `path` and its metadata; check they belong together and agree on shapes."""
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise PolicyFileError(f'ONNX policy {self.path} does not exist')
+        self.metadata = load_metadata(self.path)
+        if verify_sha256 and sha256_of(self.path) != self.metadata.get('onnx_sha256'):
+            raise PolicyFileError(f'{self.path} does not match the sha256 recorded in '
+                                  f'{metadata_path_for(self.path)}; re-export the policy')
+        self.session = ort.InferenceSession(str(self.path), session_options(intra_op_threads),
+                                            providers=['CPUExecutionProvider'])
+        inputs = self.session.get_inputs()
+        self.obs_dim = int(self.metadata['obs_dim'])
+        if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].shape[1] != self.obs_dim:
+            found = [(i.name, i.shape) for i in inputs]
+            raise PolicyFileError(f'{self.path} has inputs {found}; expected one '
+                                  f"'{INPUT_NAME}' of shape (batch, {self.obs_dim})")
+        self.output_names = [out.name for out in self.session.get_outputs()]
+        if OUTPUT_NAME not in self.output_names:
+            raise PolicyFileError(f"{self.path} has outputs {self.output_names}; expected "
+                                  f"'{OUTPUT_NAME}'")
+        self.task = str(self.metadata['task'])
+        self.discrete = self.metadata['action_type'] == 'discrete'
+        self.action_dim = int(self.metadata['action_dim'])
+        bounds = self.metadata.get('action_bounds')
+        self.action_low: Optional[np.ndarray] = None
+        self.action_high: Optional[np.ndarray] = None
+        if bounds:
+            self.action_low = np.asarray(bounds['low'], dtype=np.float32)
+            self.action_high = np.asarray(bounds['high'], dtype=np.float32)
+
+    def validate(self, observation: Any) -> np.ndarray:
+        """Return `observation` as float32 (batch, obs_dim); raise ObservationError if unusable."""
+        try:
+            with np.errstate(over='ignore'):  # out-of-range values become inf, rejected below
+                obs = np.asarray(observation, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise ObservationError(f'observation is not numeric ({err}); expected '
+                                   f'{self.obs_dim} floats') from err
+        batch = obs[None] if obs.ndim == 1 else obs
+        if batch.ndim != 2 or batch.shape[1] != self.obs_dim:
+            raise ObservationError(f'observation has shape {obs.shape}; task {self.task} '
+                                   f'expects ({self.obs_dim},) or (batch, {self.obs_dim})')
+        finite = np.isfinite(batch)
+        if not finite.all():
+            bad = np.argwhere(~finite)[:5, -1].tolist()
+            raise ObservationError(f'observation has NaN or Inf at index {bad}; expected finite '
+                                   'values')
+        return batch
+
+    def run(self, observation: Any) -> Dict[str, np.ndarray]:
+        """Return every graph output (batched) for validated observation(s)."""
+        outputs = self.session.run(None, {INPUT_NAME: self.validate(observation)})
+        return dict(zip(self.output_names, outputs))
+
+    def act(self, observation: Any) -> np.ndarray:
+        """Return the action for one observation (obs_dim,) or a batch (batch, obs_dim).
+
+        Continuous: float32 (action_dim,) / (batch, action_dim); discrete: int64 () / (batch,).
+        """
+        obs = np.asarray(observation)
+        batch = self.validate(obs)
+        action = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        return action[0] if obs.ndim == 1 else action
