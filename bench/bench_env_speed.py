@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Env steps per second of CLEVR-Robot next to Meta-World reach-v3, measured in the same run.
+"""
+Env steps per second of CLEVR-Robot next to Meta-World reach-v3, measured in the same run.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_env_speed.py`` from the repository root. Both
 envs come from ``gymnasium.make`` and take uniformly random actions; an episode end triggers a
@@ -36,7 +37,7 @@ def steps_per_second(env: gymnasium.Env, steps: int, seed: int) -> float:
 
 def main() -> None:
     """Print steps/s of both envs, physics steps/s, and the CLEVR / reach ratio."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--steps', type=int, default=2000, help='timed steps per repeat')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--seed', type=int, default=0)

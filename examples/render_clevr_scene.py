@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Render one CLEVR-Robot scene to a PNG, with its instruction beside it in a text file.
+"""
+Render one CLEVR-Robot scene to a PNG, with its instruction beside it in a text file.
 
 Run: ``PYTHONPATH=. .venv/bin/python examples/render_clevr_scene.py`` from the repository root
 (MUJOCO_GL defaults to egl, so no display is needed). Writes docs/images/clevr_scene.png and
@@ -18,7 +19,7 @@ from lago_ros.utils import atomic_write
 
 def main() -> None:
     """Reset a seeded env and save its rendered first frame and its instruction."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--size', type=int, default=256, help='image width and height in pixels')
     parser.add_argument('--top-down', action='store_true', help='camera straight down')

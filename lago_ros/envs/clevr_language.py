@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""CLEVR-Robot goals: relation geometry, instruction phrasings, splits and parsing.
+"""
+CLEVR-Robot goals: relation geometry, instruction phrasings, splits and parsing.
 
 A goal names an anchor ball, a different target ball and a relation; it means "get the target
 ball <relation> the anchor ball". There are 5 x 4 x 4 = 80 goals, each phrased 8 ways.
@@ -102,7 +103,8 @@ def encode_goal(goal: Goal) -> np.ndarray:
 
 
 def relation_matrix(positions: np.ndarray) -> np.ndarray:
-    """Return a (5, 5, 4) bool array: [a, t, r] says ball t is relation r of ball a.
+    """
+    Return a (5, 5, 4) bool array: [a, t, r] says ball t is relation r of ball a.
 
     `positions` is (5, 2) ball centres (x, y). The diagonal is always False.
     """
@@ -173,7 +175,8 @@ def all_instructions() -> list[tuple[str, Goal]]:
 
 
 def split_contents(split: str) -> tuple[tuple[Goal, ...], tuple[int, ...]]:
-    """Return the goals and phrasing indices a split draws from.
+    """
+    Return the goals and phrasing indices a split draws from.
 
     'train'/'test' share all 80 goals and differ in phrasings; 'systematic_train'/'systematic_test'
     use all phrasings and split the goals on whether the anchor is the held-out colour.

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""A one-step lookahead expert for CLEVR-Robot, used to record demonstrations.
+"""
+A one-step lookahead expert for CLEVR-Robot, used to record demonstrations.
 
 The original environment ships no expert. For each decision the oracle simulates the 16 pushes of
 the two balls the goal names (saving and restoring the MuJoCo state around each), and picks the
@@ -26,7 +27,8 @@ _MIN_PROGRESS = 0.02
 
 
 def distance_to_relation(offset: np.ndarray, relation: int) -> float:
-    """Distance from `offset` (target - anchor) to the sector where the relation holds.
+    """
+    Distance from `offset` (target - anchor) to the sector where the relation holds.
 
     The sector is the cone of directions with cosine > 0.6 to the relation's direction, cut at
     radius 0.7; it is shrunk by a small margin so a zero distance means comfortably inside.
@@ -58,7 +60,8 @@ class ClevrOracle:
         self._state = np.empty(mujoco.mj_stateSize(unwrapped.model, self._spec))
 
     def __call__(self, obs: np.ndarray) -> int:
-        """Return the best push for the env's current state and goal (obs is not needed).
+        """
+        Return the best push for the env's current state and goal (obs is not needed).
 
         Pushes that keep the anchor in place win when one of them makes progress; otherwise the
         push ending closest to the goal wins, wherever the anchor ends up.

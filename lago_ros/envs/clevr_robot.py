@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""CLEVR-Robot on MuJoCo 3: push five coloured balls into a language-specified relation.
+"""
+CLEVR-Robot on MuJoCo 3: push five coloured balls into a language-specified relation.
 
 Each of the 40 discrete actions is one "perfect" push: ball * 8 + direction. The pusher is
 teleported 0.15 behind the ball, its velocity zeroed, and its motors driven along the direction
@@ -188,7 +189,8 @@ class ClevrRobotEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Sample a new layout and a goal that is false in it (or take one from `options`).
+        """
+        Sample a new layout and a goal that is false in it (or take one from `options`).
 
         options: {'goal': (anchor, target, relation)} or {'instruction': str} fix the goal.
         """
@@ -265,7 +267,8 @@ class ClevrRobotEnv(gymnasium.Env):
             raise ResetNeededError('call reset() before using the episode (no goal yet)')
 
     def _sample_layout(self) -> np.ndarray:
-        """Rejection-sample ball centres at least MIN_BALL_SEPARATION apart.
+        """
+        Rejection-sample ball centres at least MIN_BALL_SEPARATION apart.
 
         Balls are placed one at a time from batches of candidates; when a whole batch finds no
         room for the next ball, the layout starts over.
