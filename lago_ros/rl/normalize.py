@@ -37,8 +37,8 @@ class RunningMeanStd:
 
     def state_dict(self) -> Dict:
         """Return the statistics as tensors and floats (loadable with weights_only=True)."""
-        return {'mean': torch.from_numpy(self.mean.copy()),
-                'var': torch.from_numpy(self.var.copy()), 'count': self.count}
+        return {'mean': torch.tensor(np.asarray(self.mean)),
+                'var': torch.tensor(np.asarray(self.var)), 'count': self.count}
 
     def load_state_dict(self, state: Dict) -> None:
         """Restore statistics written by `state_dict`, checking the shape."""

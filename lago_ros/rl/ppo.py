@@ -17,6 +17,7 @@ reset with a seed derived from (config.seed, update index), the same reset `rese
 so the partial episodes that were running at save time are dropped.
 """
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -24,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -110,6 +111,9 @@ class PPOConfig:
     """episodes in the rolling return / success-rate statistics"""
     log_interval: int = 10
     """updates between progress log lines"""
+    torch_threads: int = 1
+    """torch threads for the policy's own compute (0: keep the process setting); small MLPs run
+    fastest on one, and the prior query runs outside this setting"""
 
     def __post_init__(self) -> None:
         """Normalise types and reject values that would fail later or silently misbehave."""
@@ -129,6 +133,19 @@ class PPOConfig:
         """Return the beta(t) schedule these fields describe (validating them)."""
         return BetaSchedule(self.beta_schedule, self.beta, self.beta_final,
                             self.beta_decay_steps)
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int) -> Iterator[None]:
+    """Run a block with `num_threads` intra-op torch threads (0: unchanged), then restore."""
+    previous = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        if num_threads:
+            torch.set_num_threads(previous)
 
 
 def env_reset_seed(seed: int, update: int) -> int:
@@ -234,6 +251,15 @@ class PPO:
 
     def collect_rollout(self, beta: float) -> Dict[str, float]:
         """Fill the buffer with `num_steps` vector steps, query the prior, compute advantages."""
+        with torch_threads(self.config.torch_threads):
+            self._collect_steps()
+        start = time.perf_counter()
+        active = self._query_prior(beta)
+        return {'lago/guidance_active': float(active),
+                'lago/prior_seconds': time.perf_counter() - start}
+
+    def _collect_steps(self) -> None:
+        """Step the envs `num_steps` times with the current policy and compute advantages."""
         if self._next_obs is None:
             self.reset_envs()
         buf = self.buffer
@@ -262,10 +288,6 @@ class PPO:
             final_values = self.policy.value(buf.final_obs).reshape(buf.dones.shape)
         buf.set_next_values(last_values, final_values)
         buf.compute_advantages(self.config.gamma, self.config.gae_lambda)
-        start = time.perf_counter()
-        active = self._query_prior(beta)
-        return {'lago/guidance_active': float(active),
-                'lago/prior_seconds': time.perf_counter() - start}
 
     def _query_prior(self, beta: float) -> bool:
         """Query the prior once on the whole rollout; False if guidance is off or unavailable."""
@@ -302,6 +324,10 @@ class PPO:
 
     def update(self, beta: float) -> Dict[str, float]:
         """Run the PPO epochs on the current buffer; return the averaged loss statistics."""
+        with torch_threads(self.config.torch_threads):
+            return self._update(beta)
+
+    def _update(self, beta: float) -> Dict[str, float]:
         cfg = self.config
         data = self.buffer.flat()
         guided = beta > 0 and self.buffer.prior is not None

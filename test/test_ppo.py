@@ -1,0 +1,201 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Prior-guided PPO on small gymnasium tasks: guidance, vanilla equivalence, resume, learning."""
+
+import random
+import shutil
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode
+
+from lago_ros.rl.checkpoint import CheckpointError
+from lago_ros.rl.distributions import policy_prior_kl
+from lago_ros.rl.evaluate import evaluate
+from lago_ros.rl.metrics import plot_learning_curve, read_metrics
+from lago_ros.rl.ppo import PPO, PPOConfig
+
+INSTRUCTION = 'keep the pole upright'
+
+
+class LanguageInfo(gym.Wrapper):
+    """Add info['instruction'] to every observation and info['success'] to every step."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, 'instruction': INSTRUCTION}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        success = bool(truncated) if self.env.spec.id == 'CartPole-v1' else reward > -1.0
+        return obs, reward, terminated, truncated, {**info, 'instruction': INSTRUCTION,
+                                                    'success': success}
+
+
+def make_envs(env_id: str = 'CartPole-v1', num_envs: int = 2) -> gym.vector.VectorEnv:
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode='sync',
+                        vector_kwargs={'autoreset_mode': AutoresetMode.SAME_STEP},
+                        wrappers=[LanguageInfo])
+
+
+class FakePrior:
+    """A fixed categorical or Gaussian prior that records its calls and burns global RNG."""
+
+    def __init__(self, discrete: bool, action_dim: int = 1, available: bool = True):
+        self.discrete, self.action_dim, self.available = discrete, action_dim, available
+        self.calls = []
+
+    def __call__(self, observations, instructions):
+        self.calls.append((observations.copy(), list(instructions)))
+        random.random(), np.random.rand(), torch.randn(3)  # must not perturb training
+        if not self.available:
+            return None
+        n = len(observations)
+        if self.discrete:
+            return SimpleNamespace(logits=np.tile([2.0, -2.0], (n, 1)).astype(np.float32))
+        return SimpleNamespace(mean=np.full((n, self.action_dim), 1.0, np.float32),
+                               std=np.full((n, self.action_dim), 0.3, np.float32))
+
+
+def small_config(**overrides) -> PPOConfig:
+    base = dict(num_steps=32, minibatch_size=32, update_epochs=2, learning_rate=1e-3)
+    return PPOConfig(**{**base, **overrides})
+
+
+def params_of(agent: PPO) -> list:
+    return [p.detach().clone() for p in agent.policy.parameters()]
+
+
+def prior_kl_on(agent: PPO, prior: FakePrior, raw_obs: np.ndarray) -> float:
+    with torch.no_grad():
+        obs = torch.from_numpy(agent.obs_normalizer.normalize(raw_obs))
+        target = agent._prior_params(prior(raw_obs, [INSTRUCTION] * len(raw_obs)), len(raw_obs))
+        return policy_prior_kl(agent.policy.dist_params(obs), target, 'reverse').mean().item()
+
+
+def test_prior_queried_once_per_rollout_with_raw_observations_and_instructions():
+    prior = FakePrior(discrete=True)
+    agent = PPO(small_config(beta=0.5), make_envs(), prior).learn(2 * 64)
+    assert len(prior.calls) == 2
+    observations, instructions = prior.calls[-1]
+    assert observations.shape == (64, 4) and instructions == [INSTRUCTION] * 64
+    assert np.array_equal(observations, agent.buffer.raw_obs.reshape(64, 4))
+    assert [h['lago/guidance_active'] for h in agent.history] == [1.0, 1.0]
+    assert all(np.isfinite(h['lago/kl_prior']) and h['lago/beta'] == 0.5 for h in agent.history)
+
+
+def test_unavailable_prior_skips_the_kl_term():
+    agent = PPO(small_config(beta=0.5), make_envs(), FakePrior(True, available=False))
+    agent.learn(64)
+    assert agent.history[0]['lago/guidance_active'] == 0.0
+    assert np.isnan(agent.history[0]['lago/kl_prior'])
+
+
+@pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
+def test_beta_zero_is_bit_identical_to_vanilla(env_id):
+    prior = FakePrior(discrete=env_id == 'CartPole-v1')
+    vanilla = PPO(small_config(), make_envs(env_id), prior=None).learn(3 * 64)
+    guided_off = PPO(small_config(beta=0.0), make_envs(env_id), prior=prior).learn(3 * 64)
+    for a, b in zip(params_of(vanilla), params_of(guided_off)):
+        assert torch.equal(a, b)
+    assert prior.calls == []
+    assert vanilla.history[-1]['losses/value_loss'] == guided_off.history[-1]['losses/value_loss']
+
+
+@pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
+def test_positive_beta_pulls_the_policy_toward_the_prior(env_id):
+    prior = FakePrior(discrete=env_id == 'CartPole-v1')
+    config = dict(num_steps=64, minibatch_size=64, update_epochs=4, learning_rate=3e-3)
+    vanilla = PPO(small_config(**config), make_envs(env_id), None).learn(6 * 128)
+    guided = PPO(small_config(beta=1.0, **config), make_envs(env_id), prior).learn(6 * 128)
+    raw_obs = guided.buffer.raw_obs.reshape(-1, guided.policy.obs_dim)
+    initial = prior_kl_on(PPO(small_config(), make_envs(env_id)), prior, raw_obs)
+    final_guided = prior_kl_on(guided, prior, raw_obs)
+    assert final_guided < 0.5 * initial
+    assert final_guided < 0.5 * prior_kl_on(vanilla, prior, raw_obs)
+    logged = [h['lago/kl_prior'] for h in guided.history]
+    assert logged[-1] < logged[0]
+
+
+def test_continuous_log_probs_are_of_the_unclipped_gaussian_action():
+    agent = PPO(small_config(num_steps=16), make_envs('MountainCarContinuous-v0'))
+    agent.collect_rollout(beta=0.0)
+    buf = agent.buffer
+    assert buf.actions.abs().max() > 1.0  # std 1 around mean ~0 overshoots the [-1, 1] bounds
+    mean, std = agent.policy.dist_params(buf.obs.reshape(-1, 2))
+    expected = torch.distributions.Normal(mean, std).log_prob(buf.actions.reshape(-1, 1)).sum(-1)
+    assert torch.allclose(buf.log_probs.reshape(-1), expected.detach(), atol=1e-5)
+    assert np.abs(agent.predict(buf.raw_obs.reshape(-1, 2) * 50)).max() <= 1.0
+
+
+@pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
+def test_checkpoint_resume_gives_identical_next_updates(tmp_path, env_id):
+    prior = FakePrior(discrete=env_id == 'CartPole-v1')
+    config = small_config(beta=0.2, beta_schedule='linear', beta_final=0.05,
+                          beta_decay_steps=256, anneal_lr=True)
+    uninterrupted = PPO(config, make_envs(env_id), prior).learn(2 * 64, )
+    path = uninterrupted.save(tmp_path / 'ckpt.pt')
+    uninterrupted.reset_envs()  # what a resumed run does with its fresh envs
+    uninterrupted.learn(4 * 64)
+    resumed = PPO.load(path, make_envs(env_id), prior).learn(4 * 64)
+    for a, b in zip(params_of(uninterrupted), params_of(resumed)):
+        assert torch.equal(a, b)
+    assert resumed.global_step == uninterrupted.global_step == 256
+    assert np.array_equal(resumed.obs_normalizer.rms.mean, uninterrupted.obs_normalizer.rms.mean)
+    for key in ('losses/policy_loss', 'losses/value_loss', 'lago/kl_prior', 'lago/beta',
+                'charts/learning_rate'):
+        assert resumed.history[-1][key] == uninterrupted.history[-1][key]
+    assert torch.equal(resumed.generator.get_state(), uninterrupted.generator.get_state())
+
+
+def test_corrupt_or_foreign_checkpoints_raise_clear_errors(tmp_path):
+    agent = PPO(small_config(), make_envs())
+    path = agent.save(tmp_path / 'ckpt.pt')
+    truncated = tmp_path / 'truncated.pt'
+    truncated.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(CheckpointError, match='corrupt or truncated'):
+        PPO.load(truncated, make_envs())
+    foreign = tmp_path / 'foreign.pt'
+    torch.save({'weights': torch.zeros(2)}, foreign)
+    with pytest.raises(ValueError, match='not a PPO checkpoint'):
+        PPO.load(foreign, make_envs())
+    with pytest.raises(ValueError, match='does not exist'):
+        PPO.load(tmp_path / 'missing.pt', make_envs())
+    with pytest.raises(ValueError, match='does not fit'):
+        PPO.load(path, make_envs('Pendulum-v1'))
+
+
+def test_run_dir_metrics_resume_without_duplicate_rows(tmp_path):
+    run_dir = tmp_path / 'run'
+    agent = PPO(small_config(log_interval=1), make_envs(), FakePrior(True), run_dir)
+    agent.learn(2 * 64)
+    shutil.copy(run_dir / 'checkpoint.pt', tmp_path / 'after2.pt')
+    agent.learn(3 * 64)
+    agent.close()
+    resumed = PPO.load(tmp_path / 'after2.pt', make_envs(), FakePrior(True), run_dir)
+    resumed.learn(4 * 64)
+    resumed.close()
+    columns = read_metrics(run_dir / 'metrics.csv')
+    assert columns['global_step'] == [64, 128, 192, 256]
+    for key in ('charts/SPS', 'losses/value_loss', 'losses/policy_loss', 'losses/entropy',
+                'losses/approx_kl', 'losses/clipfrac', 'losses/explained_variance', 'lago/beta',
+                'lago/kl_prior', 'lago/guidance_active', 'charts/episodic_return',
+                'charts/success_rate'):
+        assert key in columns
+    assert list((run_dir / 'tensorboard').glob('events.out.tfevents.*'))
+    png = plot_learning_curve(run_dir / 'metrics.csv', run_dir / 'learning_curve.png')
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_ppo_learns_cartpole_and_evaluates_deterministically():
+    config = PPOConfig(num_steps=128, minibatch_size=128, update_epochs=4, learning_rate=2.5e-3)
+    agent = PPO(config, make_envs(num_envs=4)).learn(12_000)
+    random_policy_return = 22.0  # CartPole-v1 under uniform random actions
+    assert agent.history[-1]['charts/episodic_return'] > 2.5 * random_policy_return
+    result = evaluate(agent.predict, make_envs(num_envs=3), episodes=5, seed=123)
+    assert len(result.returns) == 5 and result.mean_length == pytest.approx(result.mean_return)
+    assert result.mean_return > 3 * random_policy_return
+    assert result.success_rate == np.mean([length == 500 for length in result.lengths])
