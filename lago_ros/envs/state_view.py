@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from lago_ros.envs.clevr_language import COLOURS, RELATIONS
 from lago_ros.envs.registry import get_task
 
 # Meta-World's hand box (metaworld.sawyer_xyz_env.SawyerXYZEnv._HAND_SPACE), metres.
@@ -23,11 +24,10 @@ MW_HAND_HIGH = (0.525, 1.025, 0.7)
 # objects are unbounded and its goal bounds are wrong), metres.
 MW_WORKSPACE_LOW = (-1.0, -0.5, -0.5)
 MW_WORKSPACE_HIGH = (1.0, 1.5, 1.5)
-# CLEVR-Robot walls stop the balls at x = +-0.6, y = -0.3 and y = 0.7, metres.
-CLEVR_BALL_LOW = (-0.6, -0.3)
-CLEVR_BALL_HIGH = (0.6, 0.7)
-CLEVR_COLOURS = ('red', 'blue', 'green', 'purple', 'cyan')
-CLEVR_RELATIONS = ('left', 'right', 'front', 'behind')
+# CLEVR-Robot ball centres, metres: the bounds ClevrRobotEnv declares (its walls keep centres
+# within x = +-0.6, y = -0.3..0.7, with room to spare for contact softness).
+CLEVR_BALL_LOW = (-2.0, -2.0)
+CLEVR_BALL_HIGH = (2.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,14 @@ def _metaworld_frame(offset: int, prefix: str, when: str, in_text: bool) -> list
 
 def _clevr_layout() -> tuple[ObsField, ...]:
     balls = [ObsField(f'{colour}_pos', 2 * i, 2 * i + 2, 'm', CLEVR_BALL_LOW, CLEVR_BALL_HIGH,
-                      f'{colour} ball centre xy') for i, colour in enumerate(CLEVR_COLOURS)]
+                      f'{colour} ball centre xy') for i, colour in enumerate(COLOURS)]
     goal = [
         ObsField('goal_anchor', 10, 15, 'one-hot', _repeat(0, 5), _repeat(1, 5),
-                 'colour of the ball the relation is measured from', CLEVR_COLOURS),
+                 'colour of the ball the relation is measured from', COLOURS),
         ObsField('goal_target', 15, 20, 'one-hot', _repeat(0, 5), _repeat(1, 5),
-                 'colour of the ball to move', CLEVR_COLOURS),
+                 'colour of the ball to move', COLOURS),
         ObsField('goal_relation', 20, 24, 'one-hot', _repeat(0, 4), _repeat(1, 4),
-                 'where the target must end up relative to the anchor', CLEVR_RELATIONS),
+                 'where the target must end up relative to the anchor', RELATIONS),
     ]
     return tuple(balls + goal)
 
