@@ -89,6 +89,15 @@ def test_instruction_comes_with_every_observation_and_follows_split():
         assert step_info['instruction'] == info['instruction']
 
 
+def test_reset_option_sets_the_instruction(reach_env):
+    drawn = reach_env.reset(seed=0)[1]['instruction']
+    _, info = reach_env.reset(seed=0, options={'instruction': 'Touch the red dot.'})
+    assert info['instruction'] == 'Touch the red dot.' != drawn
+    assert reach_env.step(np.zeros(4, np.float32))[4]['instruction'] == 'Touch the red dot.'
+    with pytest.raises(ValueError, match="expected only 'instruction'"):
+        reach_env.reset(options={'goal': 1})
+
+
 def test_episode_truncates_at_500_and_needs_reset(reach_env):
     reach_env.reset(seed=0)
     truncations = [reach_env.step(np.zeros(4, np.float32))[3] for _ in range(500)]

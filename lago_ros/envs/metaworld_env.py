@@ -77,12 +77,22 @@ class MetaWorldEnv(gym.Env):
 
     def reset(self, *, seed: Optional[int] = None,
               options: Optional[dict] = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; `seed` restarts the goal and instruction draws from that seed."""
+        """
+        Start an episode; `seed` restarts the goal and instruction draws from that seed.
+
+        options: {'instruction': str} replaces the drawn instruction for this episode (to run a
+        policy on a phrasing of one's own); the draw still happens, so seeding is unaffected.
+        """
+        options = dict(options or {})
+        unknown = set(options) - {'instruction'}
+        if unknown:
+            raise ValueError(f'unknown reset options {sorted(unknown)}; expected only '
+                             "'instruction'")
         if seed is not None:
             self._reseed(int(seed))
         obs, info = self._env.reset()
         choice = int(self.np_random.integers(len(self._instructions)))
-        self.instruction = self._instructions[choice]
+        self.instruction = str(options.get('instruction', self._instructions[choice]))
         self._needs_reset = False
         return self._observation(obs), self._info(info, success=False)
 
