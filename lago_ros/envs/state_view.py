@@ -28,6 +28,9 @@ MW_WORKSPACE_HIGH = (1.0, 1.5, 1.5)
 # within x = +-0.6, y = -0.3..0.7, with room to spare for contact softness).
 CLEVR_BALL_LOW = (-2.0, -2.0)
 CLEVR_BALL_HIGH = (2.0, 2.0)
+# Ball colours and goal relations of the CLEVR layout, in observation order.
+CLEVR_COLOURS = COLOURS
+CLEVR_RELATIONS = RELATIONS
 
 
 @dataclass(frozen=True)
@@ -87,14 +90,14 @@ def _metaworld_frame(offset: int, prefix: str, when: str, in_text: bool) -> list
 
 def _clevr_layout() -> tuple[ObsField, ...]:
     balls = [ObsField(f'{colour}_pos', 2 * i, 2 * i + 2, 'm', CLEVR_BALL_LOW, CLEVR_BALL_HIGH,
-                      f'{colour} ball centre xy') for i, colour in enumerate(COLOURS)]
+                      f'{colour} ball centre xy') for i, colour in enumerate(CLEVR_COLOURS)]
     goal = [
         ObsField('goal_anchor', 10, 15, 'one-hot', _repeat(0, 5), _repeat(1, 5),
-                 'colour of the ball the relation is measured from', COLOURS),
+                 'colour of the ball the relation is measured from', CLEVR_COLOURS),
         ObsField('goal_target', 15, 20, 'one-hot', _repeat(0, 5), _repeat(1, 5),
-                 'colour of the ball to move', COLOURS),
+                 'colour of the ball to move', CLEVR_COLOURS),
         ObsField('goal_relation', 20, 24, 'one-hot', _repeat(0, 4), _repeat(1, 4),
-                 'where the target must end up relative to the anchor', RELATIONS),
+                 'where the target must end up relative to the anchor', CLEVR_RELATIONS),
     ]
     return tuple(balls + goal)
 
