@@ -10,11 +10,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+import yaml
 from gymnasium.vector import AutoresetMode
 
 from lago_ros.rl.checkpoint import CheckpointError
 from lago_ros.rl.distributions import policy_prior_kl
 from lago_ros.rl.evaluate import evaluate
+from lago_ros.rl.experiment import config_to_dict, ConfigError, load_config, run_training
 from lago_ros.rl.metrics import plot_learning_curve, read_metrics
 from lago_ros.rl.ppo import PPO, PPOConfig
 
@@ -99,7 +101,7 @@ def test_beta_zero_is_bit_identical_to_vanilla(env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
     vanilla = PPO(small_config(), make_envs(env_id), prior=None).learn(3 * 64)
     guided_off = PPO(small_config(beta=0.0), make_envs(env_id), prior=prior).learn(3 * 64)
-    for a, b in zip(params_of(vanilla), params_of(guided_off)):
+    for a, b in zip(params_of(vanilla), params_of(guided_off), strict=True):
         assert torch.equal(a, b)
     assert prior.calls == []
     assert vanilla.history[-1]['losses/value_loss'] == guided_off.history[-1]['losses/value_loss']
@@ -141,7 +143,7 @@ def test_checkpoint_resume_gives_identical_next_updates(tmp_path, env_id):
     uninterrupted.reset_envs()  # what a resumed run does with its fresh envs
     uninterrupted.learn(4 * 64)
     resumed = PPO.load(path, make_envs(env_id), prior).learn(4 * 64)
-    for a, b in zip(params_of(uninterrupted), params_of(resumed)):
+    for a, b in zip(params_of(uninterrupted), params_of(resumed), strict=True):
         assert torch.equal(a, b)
     assert resumed.global_step == uninterrupted.global_step == 256
     assert np.array_equal(resumed.obs_normalizer.rms.mean, uninterrupted.obs_normalizer.rms.mean)
@@ -199,3 +201,68 @@ def test_ppo_learns_cartpole_and_evaluates_deterministically():
     assert len(result.returns) == 5 and result.mean_length == pytest.approx(result.mean_return)
     assert result.mean_return > 3 * random_policy_return
     assert result.success_rate == np.mean([length == 500 for length in result.lengths])
+
+
+def test_load_config_reads_yaml_and_dotted_overrides(tmp_path):
+    path = tmp_path / 'train.yaml'
+    path.write_text('task: clevr-robot\nseed: 3\nppo:\n  beta: 0.1\n  num_steps: 256\n')
+    cfg = load_config(path, ['ppo.learning_rate=3e-4', 'total_timesteps=1e5',
+                             'ppo.hidden_sizes=[32, 32]', 'ppo.beta_schedule=linear',
+                             'prior=null', 'ppo.target_kl=0.02'])
+    assert (cfg.task, cfg.seed, cfg.total_timesteps, cfg.prior) == ('clevr-robot', 3, 100000, None)
+    assert cfg.ppo.learning_rate == 3e-4 and isinstance(cfg.ppo.learning_rate, float)
+    assert (cfg.ppo.beta, cfg.ppo.num_steps, cfg.ppo.hidden_sizes) == (0.1, 256, (32, 32))
+    assert cfg.ppo.seed == 3 and cfg.ppo.beta_schedule == 'linear' and cfg.ppo.target_kl == 0.02
+    assert load_config(None, config_to_dict_overrides(cfg)) == cfg
+
+
+def config_to_dict_overrides(cfg) -> list:
+    """Round trip through the YAML-safe dict, written back as overrides."""
+    data = config_to_dict(cfg)
+    ppo = data.pop('ppo')
+    return [f'{k}={yaml.safe_dump(v, default_flow_style=True).strip()}' for k, v in data.items()
+            ] + [f'ppo.{k}={yaml.safe_dump(v, default_flow_style=True).strip()}'
+                 for k, v in ppo.items()]
+
+
+@pytest.mark.parametrize('override, message', [
+    ('epochs=3', r"unknown config key\(s\) \['epochs'\]; valid keys: task, seed"),
+    ('ppo.lr=0.1', r'ppo\.learning_rate'),
+    ('ppo.seed=1', r"\['ppo\.seed'\]"),
+    ('ppo.beta', 'must look like key=value'),
+    ('=3', 'must look like key=value'),
+    ('num_envs=two', 'num_envs must be an integer'),
+    ('num_envs=2.5', 'num_envs must be an integer'),
+    ('ppo.norm_adv=3', 'ppo.norm_adv must be true or false'),
+    ('ppo.hidden_sizes=64', 'ppo.hidden_sizes must be a list'),
+    ('ppo.kl_direction=sideways', 'unknown kl_direction'),
+    ('ppo.beta_schedule=cosine', 'unknown beta schedule'),
+    ('task.name=x', 'task must be a string'),
+])
+def test_load_config_rejects_bad_overrides(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_run_training_writes_artefacts_and_resumes(tmp_path, monkeypatch):
+    from lago_ros.envs import registry
+
+    monkeypatch.setattr(registry, 'make_vec_env',
+                        lambda task, num_envs, seed, split='train': make_envs(num_envs=num_envs))
+    overrides = ['task=clevr-robot', 'num_envs=2', 'ppo.num_steps=32', 'ppo.minibatch_size=32',
+                 'ppo.update_epochs=1', 'eval_episodes=3', f'run_dir={tmp_path}',
+                 'checkpoint_every=1']
+    summary = run_training(load_config(None, overrides + ['total_timesteps=128']))
+    assert summary['global_step'] == 128 and summary['eval_episodes'] == 3
+    for name in ('config.yaml', 'metrics.csv', 'checkpoint.pt', 'learning_curve.png',
+                 'summary.json'):
+        assert (tmp_path / name).is_file()
+    assert load_config(tmp_path / 'config.yaml') == load_config(None, overrides + [
+        'total_timesteps=128'])
+    resumed = run_training(load_config(None, overrides + ['total_timesteps=192']))
+    assert (resumed['global_step'], resumed['updates']) == (192, 3)
+    assert read_metrics(tmp_path / 'metrics.csv')['global_step'] == [64, 128, 192]
+    with pytest.raises(ConfigError, match='learning_rate'):
+        run_training(load_config(None, overrides + ['total_timesteps=256',
+                                                    'ppo.learning_rate=0.1']))

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Rollout storage for one PPO iteration: num_steps x num_envs transitions.
+"""
+Rollout storage for one PPO iteration: num_steps x num_envs transitions.
 
 Beside the usual PPO tensors it keeps what the prior needs (raw observations and instructions),
 the prior's outputs once it has been queried for the whole rollout, and the final observations of
@@ -60,8 +61,11 @@ class RolloutBuffer:
                                         dtype=torch.float32)
 
     def set_next_values(self, last_values: Tensor, final_values: Tensor) -> None:
-        """Fill V(s_{t+1}): the next step's value, `last_values` after the last step, and the
-        value of the stored final observation (`final_values`, (T, N)) wherever an episode ended.
+        """
+        Fill next_values[t] with V(s_{t+1}), the value of the state that truly followed step t.
+
+        That is the next step's value, `last_values` after the last step, and the value of the
+        stored final observation (`final_values`, (T, N)) wherever an episode ended.
         """
         self.next_values[:-1] = self.values[1:]
         self.next_values[-1] = last_values

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Atomic, weights-only PPO checkpoints and the RNG state they carry.
+"""
+Atomic, weights-only PPO checkpoints and the RNG state they carry.
 
 A checkpoint is a dict of tensors and plain Python values written with `torch.save` to a temp
 file, fsynced and renamed over the target, so a crash never leaves a half-written checkpoint.

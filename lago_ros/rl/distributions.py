@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Closed-form KL divergences between the policy and the action prior.
+"""
+Closed-form KL divergences between the policy and the action prior.
 
 Both families LaGO needs have exact KLs, so the guidance term costs one cheap formula per sample
 instead of a Monte-Carlo estimate. Parameters are passed as tuples so that one function serves both
@@ -25,7 +26,8 @@ def categorical_kl(p_logits: Tensor, q_logits: Tensor) -> Tensor:
 
 
 def gaussian_kl(p_mean: Tensor, p_std: Tensor, q_mean: Tensor, q_std: Tensor) -> Tensor:
-    """KL(p || q) of diagonal Gaussians, summed over the last (action) dim; shape (...).
+    """
+    KL(p || q) of diagonal Gaussians, summed over the last (action) dim; shape (...).
 
     Per dimension: log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2.
     """
@@ -45,7 +47,8 @@ def kl_divergence(p: DistParams, q: DistParams) -> Tensor:
 
 
 def policy_prior_kl(policy: DistParams, prior: DistParams, direction: str) -> Tensor:
-    """Per-sample KL between policy and prior: 'reverse' is KL(pi || prior), 'forward' the other.
+    """
+    Per-sample KL between policy and prior: 'reverse' is KL(pi || prior), 'forward' the other.
 
     Reverse KL is mode-seeking (the policy may commit to one of the prior's modes); forward KL is
     mass-covering (the policy must put probability wherever the prior does).

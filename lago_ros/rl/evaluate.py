@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Evaluate a policy over N episodes: success rate, mean return and mean episode length.
+"""
+Evaluate a policy over N episodes: success rate, mean return and mean episode length.
 
 Episodes are allotted to the vector env's sub-envs in advance (as evenly as possible) and only
 each sub-env's first allotted episodes count, so short episodes are not over-represented the way
@@ -33,7 +34,8 @@ class EvalResult:
 
 def evaluate(act: Callable[[np.ndarray], np.ndarray], envs: Any, episodes: int,
              seed: int) -> EvalResult:
-    """Run `act` (raw observations (B, obs_dim) -> env actions) for `episodes` episodes.
+    """
+    Run `act` (raw observations (B, obs_dim) -> env actions) for `episodes` episodes.
 
     `envs` is a vector env with autoreset mode SAME_STEP; pass a deterministic policy, e.g.
     `PPO.predict`, for a deterministic evaluation. A sub-env's success is the `success` info of

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Generalised advantage estimation with correct handling of terminations and truncations.
+"""
+Generalised advantage estimation with correct handling of terminations and truncations.
 
 The rollout stores, for every step t, the value of the state that truly followed it
 (``next_values[t]``): V(final_obs) when the episode ended there (the observation that came back
@@ -17,7 +18,8 @@ from torch import Tensor
 
 def compute_gae(rewards: Tensor, values: Tensor, next_values: Tensor, terminations: Tensor,
                 dones: Tensor, gamma: float, gae_lambda: float) -> Tuple[Tensor, Tensor]:
-    """Return (advantages, returns), each shaped like `rewards` (num_steps, num_envs).
+    """
+    Return (advantages, returns), each shaped like `rewards` (num_steps, num_envs).
 
     `terminations` marks true episode ends (no bootstrap); `dones` marks terminations or
     truncations (the end of the recursion). Both are float 0/1 tensors.

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Training metrics: a CSV file, TensorBoard events and a learning-curve PNG in the run folder.
+"""
+Training metrics: a CSV file, TensorBoard events and a learning-curve PNG in the run folder.
 
 On resume the logger drops whatever was logged after the checkpoint's step (CSV rows and
 TensorBoard events), so a run that crashed and resumed reads like one that never stopped.
@@ -100,7 +101,7 @@ def plot_learning_curve(csv_path: PathLike, png_path: PathLike,
     keys = [key for key in keys if key in columns]
     fig, axes = plt.subplots(len(keys) or 1, 1, figsize=(7, 2.6 * max(len(keys), 1)),
                              sharex=True, squeeze=False)
-    for ax, key in zip(axes[:, 0], keys):
+    for ax, key in zip(axes[:len(keys), 0], keys, strict=True):
         ax.plot(columns['global_step'], columns[key])
         ax.set_ylabel(key.split('/')[-1])
         ax.grid(alpha=0.3)

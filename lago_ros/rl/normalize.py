@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Running observation normalisation and reward scaling, with checkpointable state.
+"""
+Running observation normalisation and reward scaling, with checkpointable state.
 
 Both live outside the environment (unlike gymnasium's wrappers) so that the trainer owns their
 state: it goes into PPO checkpoints and, for observations, into the exported ONNX policy.
@@ -97,7 +98,8 @@ class ObservationNormalizer:
 
 
 class RewardScaler:
-    """Scale rewards by `scale`, and if `normalize`, also by 1/std of the discounted return.
+    """
+    Scale rewards by `scale`, and if `normalize`, also by 1/std of the discounted return.
 
     The return-based variant keeps value targets near unit scale whatever the task's reward
     magnitude; a fixed scale (e.g. 0.1) is the simpler, stationary alternative.

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Actor-critic MLP for discrete (categorical) and continuous (diagonal Gaussian) actions.
+"""
+Actor-critic MLP for discrete (categorical) and continuous (diagonal Gaussian) actions.
 
 The network sees normalised observations. For continuous actions the Gaussian is over the
 unclipped action (its log-probabilities stay exact); only what is sent to the environment, and the
@@ -30,7 +31,7 @@ class ActOutput(NamedTuple):
 def _mlp(sizes: Sequence[int], out_gain: float) -> nn.Sequential:
     """Tanh MLP with orthogonal init (gain sqrt 2 inside, `out_gain` on the last layer)."""
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         last = i == len(sizes) - 2
         linear = nn.Linear(n_in, n_out)
         nn.init.orthogonal_(linear.weight, out_gain if last else math.sqrt(2))

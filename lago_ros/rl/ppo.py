@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""PPO with a KL pull toward a frozen action prior (stage 2 of LaGO).
+"""
+PPO with a KL pull toward a frozen action prior (stage 2 of LaGO).
 
 Each iteration: collect `num_steps` vector steps, query the prior once on the whole rollout,
 compute GAE advantages, then run `update_epochs` epochs of minibatch updates of
@@ -112,7 +113,8 @@ class PPOConfig:
     log_interval: int = 10
     """updates between progress log lines"""
     torch_threads: int = 1
-    """torch threads for the policy's own compute (0: keep the process setting); small MLPs run
+    """
+    torch threads for the policy's own compute (0: keep the process setting); small MLPs run
     fastest on one, and the prior query runs outside this setting"""
 
     def __post_init__(self) -> None:
@@ -161,7 +163,8 @@ def _info_column(info: Dict, key: str, index: int, default: Any) -> Any:
 
 
 def episode_success(info: Dict, index: int) -> bool:
-    """Success of the episode env `index` just ended, read from its last step's info.
+    """
+    Success of the episode env `index` just ended, read from its last step's info.
 
     With autoreset SAME_STEP the step's own info is under 'final_info' (the top level then holds
     the reset info of the next episode).
@@ -394,7 +397,7 @@ class PPO:
         return stats
 
     def _episode_stats(self) -> Dict[str, float]:
-        """Rolling means over the last `success_window` finished episodes (NaN before any)."""
+        """Return means over the last `success_window` finished episodes (NaN before any)."""
         def mean(values: deque) -> float:
             return float(np.mean(values)) if values else float('nan')
 
@@ -403,7 +406,8 @@ class PPO:
                 'charts/success_rate': mean(self._episode_successes)}
 
     def learn(self, total_timesteps: int, checkpoint_every: int = 0) -> 'PPO':
-        """Train until `global_step` reaches `total_timesteps` (absolute, so resuming continues).
+        """
+        Train until `global_step` reaches `total_timesteps` (absolute, so resuming continues).
 
         With a run_dir, metrics go to run_dir/metrics.csv and TensorBoard, and a checkpoint is
         written every `checkpoint_every` updates (0: only at the end) to run_dir/checkpoint.pt.
@@ -487,7 +491,8 @@ class PPO:
     @classmethod
     def load(cls, path: PathLike, envs: Any, prior: Optional[PriorFn] = None,
              run_dir: Optional[PathLike] = None) -> 'PPO':
-        """Restore a checkpoint; the envs are reset (seed from seed and update) on the next learn.
+        """
+        Restore a checkpoint; the envs are reset (seed from seed and update) on the next learn.
 
         Raises CheckpointError (a ValueError) for a damaged file or one that does not fit `envs`.
         """

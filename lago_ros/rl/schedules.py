@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Schedules for the guidance weight beta(t), t being the global environment step.
+"""
+Schedules for the guidance weight beta(t), t being the global environment step.
 
 Guidance helps most early, when the policy knows nothing; decaying beta to a floor lets PPO
 improve on an imperfect prior later while keeping a little regularisation.
@@ -14,7 +15,8 @@ SCHEDULE_KINDS = ('constant', 'linear', 'exponential')
 
 @dataclass(frozen=True)
 class BetaSchedule:
-    """beta(t): 'constant' (initial), 'linear' or 'exponential' decay from initial to final.
+    """
+    beta(t): 'constant' (initial), 'linear' or 'exponential' decay from initial to final.
 
     'linear' reaches `final` after `decay_steps` env steps and stays there; 'exponential' halves
     the distance to `final` every `decay_steps` env steps (a half-life).

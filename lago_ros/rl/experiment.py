@@ -1,0 +1,237 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""
+One training run from a YAML config: envs, optional prior, PPO, evaluation and artefacts.
+
+    python -m lago_ros.rl.experiment config.yaml ppo.beta=0.1 seed=1
+
+The beta schedule is part of the `ppo` section (`beta`, `beta_schedule`, `beta_final`,
+`beta_decay_steps`); the top-level `seed` seeds both the envs and PPO (so `ppo.seed` is not a
+key). A run folder holds config.yaml, metrics.csv, tensorboard/, checkpoint.pt,
+learning_curve.png and summary.json; running again on a folder with a checkpoint resumes it.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import yaml
+
+from lago_ros.rl.evaluate import evaluate
+from lago_ros.rl.metrics import plot_learning_curve
+from lago_ros.rl.ppo import CHECKPOINT_NAME, PPO, PPOConfig
+from lago_ros.utils import atomic_write, PathLike
+
+LOGGER = logging.getLogger(__name__)
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation envs use seed + EVAL_SEED_OFFSET, so they never replay training episodes."""
+
+
+class ConfigError(ValueError):
+    """A training config or override that names an unknown key or has a value of the wrong type."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; loaded from YAML by `load_config`."""
+
+    task: str = 'reach-v3'
+    """registry task name (see lago_ros.envs.registry.list_tasks())"""
+    seed: int = 0
+    """seed of the training envs and of PPO"""
+    total_timesteps: int = 100_000
+    """environment steps to train for (summed over the vector env)"""
+    num_envs: int = 4
+    """parallel environments in the vector env"""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO and guidance hyper-parameters, beta schedule included"""
+    prior: Optional[str] = None
+    """folder of a saved ActionPrior, or None for vanilla PPO"""
+    run_dir: Optional[str] = None
+    """output folder (default runs/<task>-seed<seed>); an existing checkpoint there is resumed"""
+    checkpoint_every: int = 10
+    """updates between checkpoints (one is always written at the end)"""
+    eval_episodes: int = 20
+    """episodes of the final deterministic evaluation"""
+    eval_split: str = 'train'
+    """instruction/goal split the evaluation envs draw from"""
+
+    def __post_init__(self) -> None:
+        """Keep `ppo.seed` equal to the run's seed: one seed, one place to set it."""
+        self.ppo = dataclasses.replace(self.ppo, seed=self.seed)
+
+    def resolved_run_dir(self) -> Path:
+        """Return the run folder, defaulting to runs/<task>-seed<seed>."""
+        return Path(self.run_dir or f'runs/{self.task}-seed{self.seed}')
+
+
+def _valid_keys(cls: type, exclude: Sequence[str] = ()) -> List[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.name not in exclude]
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check/convert a YAML value for a field annotated `hint`; raise ConfigError if it can't."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        return _coerce(key, value, next(a for a in args if a is not type(None)))
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f'{key} must be a list, got {value!r}')
+        return tuple(_coerce(f'{key}[{i}]', v, args[0]) for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f'{key} must be true or false, got {value!r}')
+        return value
+    if hint in (int, float):
+        number = value
+        if isinstance(value, str):  # YAML 1.1 reads '3e-4' as a string
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or (
+                hint is int and float(number) != int(number)):
+            raise ConfigError(f'{key} must be {"an integer" if hint is int else "a number"}, '
+                              f'got {value!r}')
+        return hint(number)
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f'{key} must be a string, got {value!r}')
+    return value
+
+
+def _build(cls: type, data: Dict[str, Any], prefix: str, exclude: Sequence[str] = ()) -> Any:
+    """Instantiate dataclass `cls` from `data`, checking keys and value types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f'{prefix or "the config"} must be a mapping, got {data!r}')
+    valid = _valid_keys(cls, exclude)
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ConfigError(f'unknown config key(s) {[prefix + k for k in unknown]}; valid keys: '
+                          f'{", ".join(prefix + k for k in valid)}')
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if hints[key] is PPOConfig:
+            kwargs[key] = _build(PPOConfig, value, f'{key}.', exclude=('seed',))
+        else:
+            kwargs[key] = _coerce(prefix + key, value, hints[key])
+    try:
+        return cls(**kwargs)
+    except ValueError as err:
+        raise ConfigError(f'invalid config: {err}') from err
+
+
+def apply_override(data: Dict[str, Any], override: str) -> None:
+    """Set a dotted `key=value` override in a nested config dict (value parsed as YAML)."""
+    key, sep, text = override.partition('=')
+    if not sep or not key.strip():
+        raise ConfigError(f'override {override!r} must look like key=value, e.g. ppo.beta=0.1')
+    parts = key.strip().split('.')
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f'override {override!r}: {part!r} is not a section')
+    try:
+        node[parts[-1]] = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f'override {override!r}: value is not valid YAML ({err})') from err
+
+
+def load_config(path: Optional[PathLike], overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML config (or start from defaults when `path` is None) and apply overrides."""
+    data: Any = {}
+    if path is not None:
+        with open(path) as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f'{path} must hold a mapping of config keys, got '
+                              f'{type(data).__name__}')
+    for override in overrides:
+        apply_override(data, override)
+    return _build(TrainConfig, data, '')
+
+
+def config_to_dict(cfg: TrainConfig) -> Dict[str, Any]:
+    """Plain, YAML-safe form of a config (what `load_config` reads back)."""
+    data = dataclasses.asdict(cfg)
+    data['ppo'].pop('seed')
+    data['ppo']['hidden_sizes'] = list(data['ppo']['hidden_sizes'])
+    return data
+
+
+def run_training(cfg: TrainConfig) -> Dict[str, Any]:
+    """Train (resuming from the run folder's checkpoint if present), evaluate, write artefacts."""
+    from lago_ros.envs import registry
+
+    run_dir = cfg.resolved_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prior = None
+    if cfg.prior is not None:
+        from lago_ros.prior.model import ActionPrior
+
+        prior = ActionPrior.from_pretrained(cfg.prior).predict
+    envs = registry.make_vec_env(cfg.task, cfg.num_envs, cfg.seed)
+    checkpoint = run_dir / CHECKPOINT_NAME
+    if checkpoint.exists():
+        agent = PPO.load(checkpoint, envs, prior, run_dir)
+        stored, wanted = dataclasses.asdict(agent.config), dataclasses.asdict(cfg.ppo)
+        changed = sorted(k for k in wanted if stored[k] != wanted[k])
+        if changed:
+            raise ConfigError(f'{checkpoint} was trained with different ppo settings {changed}; '
+                              'use a new run_dir or the original config')
+        LOGGER.info('resuming %s at step %d', checkpoint, agent.global_step)
+    else:
+        agent = PPO(cfg.ppo, envs, prior, run_dir)
+    with atomic_write(run_dir / 'config.yaml', 'w') as handle:
+        yaml.safe_dump(config_to_dict(cfg), handle, sort_keys=False)
+    start = time.perf_counter()
+    try:
+        agent.learn(cfg.total_timesteps, cfg.checkpoint_every)
+    finally:
+        agent.close()
+        envs.close()
+    train_seconds = time.perf_counter() - start
+    eval_seed = cfg.seed + EVAL_SEED_OFFSET
+    eval_envs = registry.make_vec_env(cfg.task, cfg.num_envs, eval_seed, split=cfg.eval_split)
+    try:
+        result = evaluate(agent.predict, eval_envs, cfg.eval_episodes, eval_seed)
+    finally:
+        eval_envs.close()
+    plot_learning_curve(run_dir / 'metrics.csv', run_dir / 'learning_curve.png')
+    last = agent.history[-1] if agent.history else {}
+    summary = {'task': cfg.task, 'seed': cfg.seed, 'prior': cfg.prior, 'beta': cfg.ppo.beta,
+               'global_step': agent.global_step, 'updates': agent.update_index,
+               'train_seconds': train_seconds,
+               'train_episodic_return': last.get('charts/episodic_return'),
+               'train_success_rate': last.get('charts/success_rate'),
+               'eval_success_rate': result.success_rate, 'eval_mean_return': result.mean_return,
+               'eval_mean_length': result.mean_length, 'eval_episodes': len(result.returns),
+               'run_dir': str(run_dir), 'checkpoint': str(checkpoint)}
+    with atomic_write(run_dir / 'summary.json', 'w') as handle:
+        json.dump(summary, handle, indent=2)
+    return summary
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Command line: a YAML config path (or '-' for defaults) and key=value overrides."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help="YAML config file, or '-' for the defaults")
+    parser.add_argument('overrides', nargs='*', help='dotted key=value, e.g. ppo.beta=0.1')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    cfg = load_config(None if args.config == '-' else args.config, args.overrides)
+    print(json.dumps(run_training(cfg), indent=2))
+
+
+if __name__ == '__main__':
+    main()
