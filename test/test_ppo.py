@@ -16,7 +16,8 @@ from gymnasium.vector import AutoresetMode
 from lago_ros.rl.checkpoint import CheckpointError
 from lago_ros.rl.distributions import policy_prior_kl
 from lago_ros.rl.evaluate import evaluate
-from lago_ros.rl.experiment import config_to_dict, ConfigError, load_config, run_training
+from lago_ros.rl.experiment import (config_to_dict, ConfigError, evaluate_checkpoint,
+                                    load_config, run_training)
 from lago_ros.rl.metrics import plot_learning_curve, read_metrics
 from lago_ros.rl.ppo import PPO, PPOConfig
 
@@ -254,7 +255,10 @@ def test_run_training_writes_artefacts_and_resumes(tmp_path, monkeypatch):
                  'ppo.update_epochs=1', 'eval_episodes=3', f'run_dir={tmp_path}',
                  'checkpoint_every=1']
     summary = run_training(load_config(None, overrides + ['total_timesteps=128']))
-    assert summary['global_step'] == 128 and summary['eval_episodes'] == 3
+    assert summary['global_step'] == 128 and len(summary['eval']['returns']) == 3
+    assert summary['eval']['mean_return'] == pytest.approx(np.mean(summary['eval']['returns']))
+    again = evaluate_checkpoint(tmp_path / 'checkpoint.pt', episodes=3, num_envs=2)
+    assert again.returns == summary['eval']['returns']  # same seeds, deterministic policy
     for name in ('config.yaml', 'metrics.csv', 'checkpoint.pt', 'learning_curve.png',
                  'summary.json'):
         assert (tmp_path / name).is_file()

@@ -23,7 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from lago_ros.rl.evaluate import evaluate
+from lago_ros.rl.checkpoint import load_checkpoint
+from lago_ros.rl.evaluate import EvalResult, evaluate
 from lago_ros.rl.metrics import plot_learning_curve
 from lago_ros.rl.ppo import CHECKPOINT_NAME, PPO, PPOConfig
 from lago_ros.utils import atomic_write, PathLike
@@ -191,22 +192,21 @@ def run_training(cfg: TrainConfig) -> Dict[str, Any]:
                               'use a new run_dir or the original config')
         LOGGER.info('resuming %s at step %d', checkpoint, agent.global_step)
     else:
-        agent = PPO(cfg.ppo, envs, prior, run_dir)
+        agent = PPO(cfg.ppo, envs, prior, run_dir, task=cfg.task)
     with atomic_write(run_dir / 'config.yaml', 'w') as handle:
         yaml.safe_dump(config_to_dict(cfg), handle, sort_keys=False)
     start = time.perf_counter()
+    eval_seed = cfg.seed + EVAL_SEED_OFFSET
     try:
         agent.learn(cfg.total_timesteps, cfg.checkpoint_every)
+        train_seconds = time.perf_counter() - start
+        if cfg.eval_split != 'train':  # the training envs serve otherwise: evaluate reseeds them
+            envs.close()
+            envs = registry.make_vec_env(cfg.task, cfg.num_envs, eval_seed, split=cfg.eval_split)
+        result = evaluate(agent.predict, envs, cfg.eval_episodes, eval_seed)
     finally:
         agent.close()
         envs.close()
-    train_seconds = time.perf_counter() - start
-    eval_seed = cfg.seed + EVAL_SEED_OFFSET
-    eval_envs = registry.make_vec_env(cfg.task, cfg.num_envs, eval_seed, split=cfg.eval_split)
-    try:
-        result = evaluate(agent.predict, eval_envs, cfg.eval_episodes, eval_seed)
-    finally:
-        eval_envs.close()
     plot_learning_curve(run_dir / 'metrics.csv', run_dir / 'learning_curve.png')
     last = agent.history[-1] if agent.history else {}
     summary = {'task': cfg.task, 'seed': cfg.seed, 'prior': cfg.prior, 'beta': cfg.ppo.beta,
@@ -214,12 +214,32 @@ def run_training(cfg: TrainConfig) -> Dict[str, Any]:
                'train_seconds': train_seconds,
                'train_episodic_return': last.get('charts/episodic_return'),
                'train_success_rate': last.get('charts/success_rate'),
-               'eval_success_rate': result.success_rate, 'eval_mean_return': result.mean_return,
-               'eval_mean_length': result.mean_length, 'eval_episodes': len(result.returns),
-               'run_dir': str(run_dir), 'checkpoint': str(checkpoint)}
+               'eval': result.to_dict(), 'run_dir': str(run_dir), 'checkpoint': str(checkpoint)}
     with atomic_write(run_dir / 'summary.json', 'w') as handle:
         json.dump(summary, handle, indent=2)
     return summary
+
+
+def evaluate_checkpoint(checkpoint: PathLike, episodes: int = 20, seed: int = 0,
+                        split: str = 'train', num_envs: int = 4) -> EvalResult:
+    """
+    Evaluate a checkpoint's deterministic policy on the task it records.
+
+    Like `run_training`, the envs are seeded with seed + EVAL_SEED_OFFSET, so the training seed
+    reproduces a run's final evaluation (same episodes and num_envs).
+    """
+    from lago_ros.envs import registry
+
+    task = load_checkpoint(checkpoint).get('task')
+    if not task:
+        raise ConfigError(f'checkpoint {checkpoint} does not record its task; it was not written '
+                          'by run_training (PPO(..., task=...) records it)')
+    eval_seed = seed + EVAL_SEED_OFFSET
+    envs = registry.make_vec_env(task, num_envs, eval_seed, split=split)
+    try:
+        return evaluate(PPO.load(checkpoint, envs).predict, envs, episodes, eval_seed)
+    finally:
+        envs.close()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -177,9 +177,14 @@ class PPO:
     """Prior-guided PPO on a gymnasium-style vector env (autoreset mode SAME_STEP)."""
 
     def __init__(self, config: PPOConfig, envs: Any, prior: Optional[PriorFn] = None,
-                 run_dir: Optional[PathLike] = None) -> None:
-        """Seed everything, build policy, optimiser, normalisers and rollout storage."""
+                 run_dir: Optional[PathLike] = None, task: Optional[str] = None) -> None:
+        """
+        Seed everything, build policy, optimiser, normalisers and rollout storage.
+
+        `task` (a registry name) is only recorded in checkpoints, for export and evaluation.
+        """
         self.config = config
+        self.task = task
         self.envs = envs
         self.prior = prior
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -467,13 +472,14 @@ class PPO:
     def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """Env actions for raw observations (B, obs_dim), using the frozen normaliser."""
         obs = self._normalized(np.asarray(observations, dtype=np.float32))
-        if deterministic:
-            return self.policy.deterministic_action(obs).cpu().numpy()
-        return self.policy.to_env_action(self.policy.act(obs, self.generator).action)
+        with torch_threads(self.config.torch_threads):
+            if deterministic:
+                return self.policy.deterministic_action(obs).cpu().numpy()
+            return self.policy.to_env_action(self.policy.act(obs, self.generator).action)
 
     def state_dict(self) -> Dict[str, Any]:
         """Everything needed to resume training, as tensors and plain values."""
-        return {'config': dataclasses.asdict(self.config),
+        return {'config': dataclasses.asdict(self.config), 'task': self.task,
                 'policy': self.policy.state_dict(), 'optimizer': self.optimizer.state_dict(),
                 'obs_normalizer': self.obs_normalizer.state_dict(),
                 'reward_scaler': self.reward_scaler.state_dict(),
@@ -499,7 +505,7 @@ class PPO:
         state = load_checkpoint(path)
         try:
             config = PPOConfig(**state['config'])
-            agent = cls(config, envs, prior, run_dir)
+            agent = cls(config, envs, prior, run_dir, task=state.get('task'))
             agent.policy.load_state_dict(state['policy'])
             agent.optimizer.load_state_dict(state['optimizer'])
         except (TypeError, RuntimeError, ValueError) as err:
