@@ -4,12 +4,12 @@
 
 import json
 from pathlib import Path
-import types
 
 import numpy as np
 import pytest
 import torch
 
+from lago_ros.data.demos import DemoDataset
 from lago_ros.prior.backbone import BackboneLoadError, load_backbone, tiny_random_backbone
 from lago_ros.prior.model import (
     ActionPrior,
@@ -39,8 +39,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def make_demos(action_type: str, states: int = 64, obs_dim: int = 6, action_dim: int = 5,
-               seed: int = 0) -> types.SimpleNamespace:
-    """A DemoDataset-like object: 8 episodes, two instructions, learnable actions."""
+               seed: int = 0) -> DemoDataset:
+    """Toy demonstrations: 8 episodes, two instructions, learnable actions."""
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(states, obs_dim)).astype(np.float32) * 3.0 + 1.0
     weights = rng.normal(size=(obs_dim, action_dim))
@@ -49,8 +49,10 @@ def make_demos(action_type: str, states: int = 64, obs_dim: int = 6, action_dim:
     else:
         actions = np.tanh(obs @ weights / 4.0).astype(np.float32)
     episodes = np.repeat(np.arange(8), states // 8)
-    return types.SimpleNamespace(
-        observations=obs, actions=actions, episode_ids=episodes,
+    flags = np.zeros(states, dtype=bool)
+    return DemoDataset(
+        observations=obs, actions=actions, rewards=np.zeros(states, np.float32),
+        terminations=flags, truncations=flags, successes=flags, episode_ids=episodes,
         instructions=np.array([INSTRUCTIONS[e % 2] for e in episodes]),
         metadata={'task': 'toy', 'obs_dim': obs_dim, 'action_type': action_type,
                   'action_dim': action_dim})
