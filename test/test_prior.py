@@ -280,3 +280,24 @@ def test_lora_mode_trains_adapters_only(tiny: str) -> None:
         assert torch.equal(base[key], value), name
     assert any(torch.count_nonzero(p) > 0 for n, p in prior.backbone.named_parameters()
                if 'lora_B' in n)
+
+
+def test_decoder_backbone_works_and_round_trips(tiny: str, tmp_path: Path) -> None:
+    from transformers import LlamaConfig, LlamaModel
+
+    _, tokenizer = load_backbone(tiny)
+    torch.manual_seed(0)
+    decoder = LlamaModel(LlamaConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, vocab_size=len(tokenizer), pad_token_id=0))
+    config = PriorConfig(obs_dim=6, action_type='continuous', action_dim=2, mode='lora')
+    prior = ActionPrior(config, decoder, tokenizer)
+    obs = np.random.default_rng(3).normal(size=(3, 6))
+    texts = [INSTRUCTIONS[0], INSTRUCTIONS[1], 'a']
+    mixed = prior.predict(obs, texts).mean
+    alone = np.stack([prior.predict(obs[i:i + 1], texts[i:i + 1]).mean[0] for i in range(3)])
+    np.testing.assert_allclose(mixed, alone, atol=1e-5)
+    prior.save_pretrained(tmp_path / 'llama')
+    loaded = ActionPrior.from_pretrained(tmp_path / 'llama')
+    assert type(loaded.base_backbone()).__name__ == 'LlamaModel'
+    np.testing.assert_array_equal(loaded.predict(obs, texts).mean, mixed)

@@ -398,7 +398,7 @@ class ActionPrior(nn.Module):
                      for name, value in self.state_dict().items()}
             safetensors.torch.save_file(state, str(weights), metadata={'format': 'pt'})
             self.tokenizer.save_pretrained(staging / TOKENIZER_DIR)
-            backbone_config = self._base_backbone().config.to_dict()
+            backbone_config = self.base_backbone().config.to_dict()
             document = {
                 'format_version': FORMAT_VERSION,
                 'prior': dataclasses.asdict(self.config),
@@ -429,7 +429,7 @@ class ActionPrior(nn.Module):
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
-    def _base_backbone(self) -> nn.Module:
+    def base_backbone(self) -> nn.Module:
         """Return the transformers model under any peft wrapper."""
         get_base = getattr(self.backbone, 'get_base_model', None)
         return get_base() if get_base is not None else self.backbone
