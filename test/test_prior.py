@@ -189,6 +189,9 @@ def test_invalid_configs_and_demos_are_rejected(tiny: str) -> None:
         PriorConfig(mode='half')
     with pytest.raises(PriorConfigError, match='obs_dim'):
         ActionPrior(PriorConfig(backbone=tiny))
+    with pytest.raises(PriorConfigError, match='exceeds the backbone.s 128 positions'):
+        ActionPrior(PriorConfig(obs_dim=3, action_type='discrete', action_dim=2, backbone=tiny,
+                                max_instruction_tokens=126))
     with pytest.raises(DemoDataError, match='action_dim is 7'):
         train_prior(make_demos('discrete'), PriorConfig(action_dim=7, backbone=tiny),
                     BCConfig(progress=False))

@@ -211,6 +211,12 @@ class ActionPrior(nn.Module):
         self.tokenizer = tokenizer
         hidden = backbone.get_input_embeddings().embedding_dim
         self.hidden_size = hidden
+        longest = config.max_instruction_tokens + config.num_soft_tokens
+        positions = getattr(backbone.config, 'max_position_embeddings', None)
+        if positions is not None and longest > positions:
+            raise PriorConfigError(
+                f'max_instruction_tokens + num_soft_tokens = {longest} exceeds the backbone\'s '
+                f'{positions} positions')
         self._use_token_types = (
             'token_type_ids' in inspect.signature(backbone.forward).parameters
             and getattr(backbone.config, 'type_vocab_size', 0) > config.soft_token_type_id)
