@@ -75,7 +75,7 @@ def params_of(agent: PPO) -> list:
 def prior_kl_on(agent: PPO, prior: FakePrior, raw_obs: np.ndarray) -> float:
     with torch.no_grad():
         obs = torch.from_numpy(agent.obs_normalizer.normalize(raw_obs))
-        target = agent._prior_params(prior(raw_obs, [INSTRUCTION] * len(raw_obs)), len(raw_obs))
+        target = agent.prior_params(prior(raw_obs, [INSTRUCTION] * len(raw_obs)), len(raw_obs))
         return policy_prior_kl(agent.policy.dist_params(obs), target, 'reverse').mean().item()
 
 
@@ -270,3 +270,5 @@ def test_run_training_writes_artefacts_and_resumes(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match='learning_rate'):
         run_training(load_config(None, overrides + ['total_timesteps=256',
                                                     'ppo.learning_rate=0.1']))
+    with pytest.raises(ConfigError, match=r'task \(clevr-robot\)'):
+        run_training(load_config(None, overrides + ['total_timesteps=256', 'task=reach-v3']))

@@ -187,6 +187,8 @@ def run_training(cfg: TrainConfig) -> Dict[str, Any]:
         agent = PPO.load(checkpoint, envs, prior, run_dir)
         stored, wanted = dataclasses.asdict(agent.config), dataclasses.asdict(cfg.ppo)
         changed = sorted(k for k in wanted if stored[k] != wanted[k])
+        if agent.task not in (None, cfg.task):
+            changed.insert(0, f'task ({agent.task})')
         if changed:
             raise ConfigError(f'{checkpoint} was trained with different ppo settings {changed}; '
                               'use a new run_dir or the original config')
@@ -200,14 +202,15 @@ def run_training(cfg: TrainConfig) -> Dict[str, Any]:
     try:
         agent.learn(cfg.total_timesteps, cfg.checkpoint_every)
         train_seconds = time.perf_counter() - start
-        if cfg.eval_split != 'train':  # the training envs serve otherwise: evaluate reseeds them
+        if cfg.eval_split != 'train':  # else reuse the training envs: evaluate() reseeds them
             envs.close()
             envs = registry.make_vec_env(cfg.task, cfg.num_envs, eval_seed, split=cfg.eval_split)
         result = evaluate(agent.predict, envs, cfg.eval_episodes, eval_seed)
     finally:
         agent.close()
         envs.close()
-    plot_learning_curve(run_dir / 'metrics.csv', run_dir / 'learning_curve.png')
+    if (run_dir / 'metrics.csv').exists():
+        plot_learning_curve(run_dir / 'metrics.csv', run_dir / 'learning_curve.png')
     last = agent.history[-1] if agent.history else {}
     summary = {'task': cfg.task, 'seed': cfg.seed, 'prior': cfg.prior, 'beta': cfg.ppo.beta,
                'global_step': agent.global_step, 'updates': agent.update_index,

@@ -35,7 +35,7 @@ class MetricsLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            purge = None if resume_step is None else resume_step + 1
+            purge = 0 if resume_step is None else resume_step + 1  # hide stale events
             self.writer = SummaryWriter(str(self.run_dir / 'tensorboard'), purge_step=purge)
 
     def _truncate_csv(self, resume_step: int) -> None:

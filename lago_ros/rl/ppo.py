@@ -9,9 +9,9 @@ compute GAE advantages, then run `update_epochs` epochs of minibatch updates of
     L = L_clip + vf_coef * L_V - ent_coef * H[pi] + beta(t) * mean KL(pi || prior).
 
 When beta(t) is 0 the prior is not queried and the loss has no KL term, so the run is exactly
-vanilla PPO (same computation, same random numbers). Sampling and minibatch shuffling draw from a
-private torch.Generator, so a prior or any other code that uses the global RNGs cannot perturb
-training.
+vanilla PPO (same computation, same random numbers; lago/kl_prior is then logged as NaN).
+Sampling and minibatch shuffling draw from a private torch.Generator, so a prior or any other
+code that uses the global RNGs cannot perturb training.
 
 Resuming: checkpoints hold everything but the environments. `PPO.load` marks the envs for a
 reset with a seed derived from (config.seed, update index), the same reset `reset_envs` performs,
@@ -191,8 +191,9 @@ class PPO:
         self.num_envs = int(envs.num_envs)
         seed_everything(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.policy = ActorCritic.from_spaces(envs.single_observation_space,
-                                              envs.single_action_space, config.hidden_sizes)
+        with torch_threads(config.torch_threads):  # orthogonal init runs QR decompositions
+            self.policy = ActorCritic.from_spaces(envs.single_observation_space,
+                                                  envs.single_action_space, config.hidden_sizes)
         if not self.policy.discrete:
             with torch.no_grad():
                 self.policy.log_std.fill_(config.init_log_std)
@@ -307,10 +308,10 @@ class PPO:
         output = self.prior(buf.raw_obs.reshape(n, -1), list(buf.instructions.reshape(n)))
         if output is None:
             return False
-        buf.prior = self._prior_params(output, n)
+        buf.prior = self.prior_params(output, n)
         return True
 
-    def _prior_params(self, output: Any, n: int) -> DistParams:
+    def prior_params(self, output: Any, n: int) -> DistParams:
         """Validate a PriorOutput and turn it into (logits,) or (mean, floored std) tensors."""
         expected = (n, self.policy.action_dim)
         names = ('logits',) if self.policy.discrete else ('mean', 'std')
