@@ -97,7 +97,7 @@ class EnvBackend(Protocol):
         """Joint state of the arm, or None where there is no arm."""
 
     def image(self) -> Optional[np.ndarray]:
-        """An (H, W, 3) uint8 camera image, or None where there is none."""
+        """Return an (H, W, 3) uint8 camera image, or None where there is none."""
 
     def close(self) -> None:
         """Release the envs."""
@@ -161,7 +161,7 @@ class VectorEnvBackend:
                           false.copy(), [str(s) for s in info['instruction']])
 
     def step(self, actions: np.ndarray) -> StepResult:
-        """Step every env; ended envs restart in the same step (autoreset SAME_STEP)."""
+        """Advance every env; ended envs restart in the same step (autoreset SAME_STEP)."""
         obs, rewards, terminated, truncated, info = self.envs.step(actions)
         final = np.zeros((self.num_envs, self.obs_dim), np.float32)
         success = np.asarray(info.get('success', np.zeros(self.num_envs, bool)), bool).copy()
@@ -184,7 +184,7 @@ class VectorEnvBackend:
                            [float(self._data.qvel[d]) for _, _, d in self._joints])
 
     def image(self) -> Optional[np.ndarray]:
-        """An RGB frame of env 0 when rendering was requested."""
+        """Return an RGB frame of env 0 when rendering was requested."""
         return self.envs.envs[0].render() if self._render else None
 
     def close(self) -> None:

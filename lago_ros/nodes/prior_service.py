@@ -1,0 +1,197 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Prior service node (lifecycle): serves the LaGO action prior as lago_interfaces/QueryPrior.
+
+on_configure loads the prior folder (parameter prior_path; a failure leaves the node unconfigured
+with the reason logged); on_activate creates ~/query, on_deactivate removes it, so clients see the
+service exactly while it can answer. With autostart (default) the node configures and activates
+itself, so no lifecycle tool is needed. Bad requests get ok=False and a reason and the node keeps
+serving. /diagnostics carries the load state, latency p50/p99 and throughput.
+
+Instructions: `instructions` (one per state, or one shared) wins over `instruction`; an empty
+instruction string is refused, because the prior was trained with one for every state.
+"""
+
+from collections import deque
+import sys
+import time
+from typing import Any, List, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from lago_interfaces.srv import QueryPrior
+import numpy as np
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+
+from lago_ros.nodes.params import declare_parameters, Param, spin_node
+
+PARAMETERS = (
+    Param('prior_path', '', 'folder of a prior saved by ActionPrior.save_pretrained'),
+    Param('device', 'cpu', 'torch device the prior runs on', constraints='cpu, cuda, cuda:N'),
+    Param('max_batch_size', 1024, 'largest batch_size a request may carry', 1, 65536),
+    Param('diagnostics_rate', 1.0, 'Hz of /diagnostics messages; 0 disables', 0.0, 100.0),
+    Param('autostart', True, 'configure and activate on start-up (no lifecycle tool needed)'),
+)
+LATENCY_WINDOW = 1000
+
+
+class QueryError(ValueError):
+    """A QueryPrior request that cannot be answered as sent."""
+
+
+def parse_request(request: QueryPrior.Request, obs_dim: int,
+                  max_batch_size: int) -> tuple:
+    """Check a request against the prior; return (observations (B, obs_dim), instructions)."""
+    batch = request.batch_size
+    if batch == 0:
+        raise QueryError('batch_size is 0; expected at least one state')
+    if batch > max_batch_size:
+        raise QueryError(f'batch_size {batch} exceeds max_batch_size {max_batch_size}; '
+                         'split the request')
+    if request.obs_dim != obs_dim:
+        raise QueryError(f'obs_dim is {request.obs_dim}, the prior expects {obs_dim}')
+    if len(request.observations) != batch * obs_dim:
+        raise QueryError(f'observations has {len(request.observations)} values, expected '
+                         f'{batch * obs_dim} (batch_size * obs_dim)')
+    observations = np.asarray(request.observations, np.float32).reshape(batch, obs_dim)
+    bad = np.flatnonzero(~np.isfinite(observations).all(axis=1))
+    if bad.size:
+        raise QueryError(f'observations contain NaN or Inf in rows {bad[:10].tolist()}')
+    instructions = list(request.instructions) or [request.instruction]
+    if len(instructions) not in (1, batch):
+        raise QueryError(f'got {len(instructions)} instructions for batch_size {batch}; '
+                         'expected 0 (use instruction), 1 or batch_size')
+    empty = [i for i, text in enumerate(instructions) if not text.strip()]
+    if empty:
+        raise QueryError(f'instruction is empty (rows {empty[:10]}); expected the task '
+                         'instruction text for every state')
+    return observations, instructions
+
+
+class PriorService(LifecycleNode):
+    """Lifecycle node answering QueryPrior with ActionPrior.predict."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Declare parameters, start diagnostics and, with autostart, configure and activate."""
+        super().__init__('prior_service', **kwargs)
+        self.params = declare_parameters(self, PARAMETERS)
+        self.prior = None
+        self._service = None
+        self._load_state = 'unconfigured'
+        self._latencies: deque = deque(maxlen=LATENCY_WINDOW)
+        self._window_states = 0
+        self._window_start = time.monotonic()
+        self._requests = self._errors = 0
+        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        if self.params['diagnostics_rate'] > 0:
+            self.create_timer(1.0 / self.params['diagnostics_rate'], self.publish_diagnostics)
+        if self.params['autostart'] \
+                and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the prior; stay unconfigured with a clear log when that fails."""
+        from lago_ros.prior.model import ActionPrior
+
+        path = self.params['prior_path']
+        try:
+            if not path:
+                raise ValueError('parameter prior_path is empty; expected a prior folder')
+            self.prior = ActionPrior.from_pretrained(path, device=self.params['device'])
+        except (ValueError, OSError, RuntimeError) as err:
+            self._load_state = f'load failed: {err}'
+            self.get_logger().error(f'cannot load the prior, staying unconfigured: {err}')
+            return TransitionCallbackReturn.FAILURE
+        config = self.prior.config
+        self._load_state = 'loaded'
+        self.get_logger().info(
+            f'loaded prior {path} (task {config.task or "?"}, obs_dim {config.obs_dim}, '
+            f'{config.action_type} x {config.action_dim})')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start serving ~/query."""
+        self._service = self.create_service(QueryPrior, '~/query', self._on_query)
+        self._load_state = 'active'
+        self.get_logger().info(f'serving {self._service.service_name}')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop serving ~/query (the prior stays loaded)."""
+        self._stop_serving()
+        self._load_state = 'loaded'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Drop the prior."""
+        self.prior, self._load_state = None, 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop serving and drop the prior."""
+        self._stop_serving()
+        self.prior, self._load_state = None, 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_serving(self) -> None:
+        if self._service is not None:
+            self.destroy_service(self._service)
+            self._service = None
+
+    def _on_query(self, request: QueryPrior.Request,
+                  response: QueryPrior.Response) -> QueryPrior.Response:
+        config = self.prior.config
+        self._requests += 1
+        response.action_type, response.action_dim = config.action_type, config.action_dim
+        start = time.perf_counter()
+        try:
+            observations, instructions = parse_request(request, config.obs_dim,
+                                                       self.params['max_batch_size'])
+            output = self.prior.predict(observations, instructions)
+        except ValueError as err:
+            self._errors += 1
+            response.ok, response.error = False, str(err)
+            return response
+        elapsed_ms = (time.perf_counter() - start) * 1e3
+        self._latencies.append(elapsed_ms)
+        self._window_states += len(observations)
+        response.ok, response.batch_size, response.inference_ms = True, len(observations), \
+            elapsed_ms
+        if config.action_type == 'discrete':
+            response.logits = output.logits.ravel().tolist()
+        else:
+            response.mean = output.mean.ravel().tolist()
+            response.std = output.std.ravel().tolist()
+        return response
+
+    def diagnostic_status(self) -> DiagnosticStatus:
+        """Load state, request counts, latency p50/p99 and throughput since the last call."""
+        now = time.monotonic()
+        rate = self._window_states / max(now - self._window_start, 1e-9)
+        self._window_states, self._window_start = 0, now
+        values = [('state', self._load_state), ('prior_path', self.params['prior_path']),
+                  ('requests', str(self._requests)), ('errors', str(self._errors)),
+                  ('throughput_states_per_s', f'{rate:.1f}')]
+        if self._latencies:
+            p50, p99 = np.percentile(np.asarray(self._latencies), [50, 99])
+            values += [('latency_p50_ms', f'{p50:.3f}'), ('latency_p99_ms', f'{p99:.3f}')]
+        level = (DiagnosticStatus.OK if self._load_state == 'active'
+                 else DiagnosticStatus.ERROR if 'failed' in self._load_state
+                 else DiagnosticStatus.WARN)
+        return DiagnosticStatus(level=level, name=f'{self.get_fully_qualified_name()}: prior',
+                                message=self._load_state, hardware_id='lago_prior',
+                                values=[KeyValue(key=k, value=v) for k, v in values])
+
+    def publish_diagnostics(self) -> None:
+        """Publish one DiagnosticArray with this node's status."""
+        msg = DiagnosticArray(status=[self.diagnostic_status()])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(msg)
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Console script `prior_service`."""
+    return spin_node(PriorService, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
