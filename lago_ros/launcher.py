@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""A pip-only launcher for our ROS 2 XML launch files (no `launch`/`ros2 launch` needed).
+"""
+A pip-only launcher for our ROS 2 XML launch files (no `launch`/`ros2 launch` needed).
 
 It reads the same files `ros2 launch lago_ros train.launch.xml` reads and starts every <node> as
 `python -m <module>` with `--ros-args` (node name, namespace, parameter files, parameters,

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Shared node plumbing: parameters declared from one table, and the spin-until-Ctrl-C loop.
+"""
+Shared node plumbing: parameters declared from one table, and the spin-until-Ctrl-C loop.
 
 Every node lists its parameters once as `Param` rows (name, default, description, range,
 read-only); `declare_parameters` turns the table into declarations and returns the values, so no
@@ -44,7 +45,7 @@ class Param:
     """Free-text constraint for `additional_constraints` (e.g. allowed strings)."""
 
     def descriptor(self) -> ParameterDescriptor:
-        """The ParameterDescriptor this row declares."""
+        """Return the ParameterDescriptor this row declares."""
         kind = Parameter.Type.from_parameter_value(self.default)
         descriptor = ParameterDescriptor(
             name=self.name, type=kind.value, description=self.description,
@@ -63,7 +64,8 @@ class Param:
 
 
 def declare_parameters(node: Node, table: Sequence[Param]) -> Dict[str, Any]:
-    """Declare every row of `table` on `node` and return {name: value} after overrides.
+    """
+    Declare every row of `table` on `node` and return {name: value} after overrides.
 
     A value of the wrong type or outside its range raises ParameterValueError naming the
     parameter and what was expected, instead of rclpy's generic exception.
@@ -84,7 +86,8 @@ def declare_parameters(node: Node, table: Sequence[Param]) -> Dict[str, Any]:
 
 
 def spin_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None) -> int:
-    """Run one node on a SingleThreadedExecutor until Ctrl-C or shutdown; return the exit code.
+    """
+    Run one node on a SingleThreadedExecutor until Ctrl-C or shutdown; return the exit code.
 
     Not the EventsExecutor: with the rclpy 9.1.2 wheels it never answers service requests and
     ignores SIGINT/SIGTERM (measured: see docs/ros_graph.md), and these nodes host services.

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Prior service node (lifecycle): serves the LaGO action prior as lago_interfaces/QueryPrior.
+"""
+Prior service node (lifecycle): serves the LaGO action prior as lago_interfaces/QueryPrior.
 
 on_configure loads the prior folder (parameter prior_path; a failure leaves the node unconfigured
 with the reason logged); on_activate creates ~/query, on_deactivate removes it, so clients see the

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Core-facing adapters over the ROS graph, used by the trainer node.
+"""
+Core-facing adapters over the ROS graph, used by the trainer node.
 
 `RemoteVecEnv` gives PPO the gymnasium vector-env API over a sim bridge's topics and services;
 `PriorServiceClient` is a prior callable over QueryPrior that returns None (no guidance) while the
@@ -67,7 +68,7 @@ class RemoteVecEnv:
         self._reset_client = node.create_client(ResetEnvs, f'{self.bridge}/reset')
 
     def connected(self) -> bool:
-        """Return True when the bridge's reset service, action subscriber and step publisher exist."""
+        """Return True once the bridge's reset service, action and step topics are matched."""
         return (self._reset_client.service_is_ready()
                 and self._action_pub.get_subscription_count() > 0
                 and self._step_sub.get_publisher_count() > 0)
@@ -159,7 +160,8 @@ class RemoteVecEnv:
 
 
 class PriorServiceClient:
-    """`prior(observations, instructions) -> PriorOutput | None` over a QueryPrior service.
+    """
+    `prior(observations, instructions) -> PriorOutput | None` over a QueryPrior service.
 
     Splits a rollout into chunks of at most `chunk_size` states (keep it <= the service's
     max_batch_size), sends them all at once and reassembles the replies. Returns None, so PPO

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Sim bridge node: hosts a vector env and exchanges one VecStep per VecAction with the trainer.
+"""
+Sim bridge node: hosts a vector env and exchanges one VecStep per VecAction with the trainer.
 
 Topics (relative to the node, so a namespace or name remap moves them all):
   ~/action (lago_interfaces/VecAction, in, reliable), ~/step (lago_interfaces/VecStep, out,
@@ -91,7 +92,7 @@ class EnvBackend(Protocol):
         """Start new episodes in every env."""
 
     def step(self, actions: np.ndarray) -> StepResult:
-        """Apply (N, action_dim) float32 or (N,) int64 actions and return the outcome."""
+        """Apply actions, (N, action_dim) float32 or (N,) int64, and return the outcome."""
 
     def joint_state(self) -> Optional[JointSample]:
         """Joint state of the arm, or None where there is no arm."""
@@ -161,7 +162,7 @@ class VectorEnvBackend:
                           false.copy(), [str(s) for s in info['instruction']])
 
     def step(self, actions: np.ndarray) -> StepResult:
-        """Advance every env; ended envs restart in the same step (autoreset SAME_STEP)."""
+        """Advance every env once; an ended env restarts within this call (SAME_STEP autoreset)."""
         obs, rewards, terminated, truncated, info = self.envs.step(actions)
         final = np.zeros((self.num_envs, self.obs_dim), np.float32)
         success = np.asarray(info.get('success', np.zeros(self.num_envs, bool)), bool).copy()

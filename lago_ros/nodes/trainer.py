@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Trainer node: prior-guided PPO on the experience of a sim (or robot) bridge.
+"""
+Trainer node: prior-guided PPO on the experience of a sim (or robot) bridge.
 
 The run is a `TrainConfig` (lago_ros.rl.experiment): its fields are this node's parameters, with
 the PPO section under `ppo.` (`ppo.beta`, `ppo.num_steps`, ...), generated from the dataclasses so
@@ -62,7 +63,8 @@ def _field_docs(cls: type) -> Dict[str, str]:
 
 
 def config_parameters(cls: type, prefix: str = '') -> List[Tuple[Param, Any]]:
-    """ROS parameter rows for every field of TrainConfig (PPOConfig nested under `ppo.`).
+    """
+    ROS parameter rows for every field of TrainConfig (PPOConfig nested under `ppo.`).
 
     Returns (row, type hint) pairs. ROS has no null: an Optional field's default None becomes ''
     or 0, and reading '' or 0 back means None.
