@@ -111,6 +111,19 @@ def test_validation_keeps_best_epoch_and_saves(tiny: str, tmp_path: Path) -> Non
     assert loss.item() == pytest.approx(best['val_loss'], rel=1e-4)
 
 
+def test_metric_selection_keeps_lowest_mse_epoch(tiny: str) -> None:
+    demos = make_demos('continuous')
+    config = BCConfig(epochs=6, batch_size=16, val_fraction=0.25, patience=6, lr=3e-3,
+                      select_by='metric', progress=False)
+    prior, history = train_prior(demos, PriorConfig(backbone=tiny), config)
+    _, val_rows = split_episodes(demos.episode_ids, 0.25, seed=0)
+    mean = prior.predict(demos.observations[val_rows], list(demos.instructions[val_rows])).mean
+    mse = np.mean((mean - demos.actions[val_rows]) ** 2)
+    assert mse == pytest.approx(min(record['val_mse'] for record in history), rel=1e-4)
+    with pytest.raises(ValueError, match='select_by'):
+        BCConfig(select_by='accuracy')
+
+
 def test_split_keeps_episodes_whole() -> None:
     episodes = np.repeat(np.arange(10), 5)
     train, val = split_episodes(episodes, 0.2, seed=1)

@@ -39,7 +39,10 @@ class BCConfig:
     val_fraction: float = 0.1
     """Share of episodes held out for validation (at least one when there are two or more)."""
     patience: int = 5
-    """Stop after this many epochs without a lower validation loss."""
+    """Stop after this many epochs without a better validation score."""
+    select_by: str = 'loss'
+    """Validation score that picks the kept epoch: 'loss' (the BC loss, which rewards a
+    calibrated std) or 'metric' (accuracy when discrete, mean-action MSE when continuous)."""
     mode: str | None = None
     """Overrides PriorConfig.mode when set: 'frozen', 'lora' or 'full'."""
     seed: int = 0
@@ -59,6 +62,8 @@ class BCConfig:
             raise ValueError(f'val_fraction is {self.val_fraction}, expected 0 <= f < 1')
         if self.mode is not None and self.mode not in MODES:
             raise ValueError(f'mode is {self.mode!r}, expected one of {MODES} or None')
+        if self.select_by not in ('loss', 'metric'):
+            raise ValueError(f"select_by is {self.select_by!r}, expected 'loss' or 'metric'")
 
 
 def bc_loss(output: PriorOutput, actions: torch.Tensor) -> torch.Tensor:
@@ -149,12 +154,20 @@ def _evaluate(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor,
     return {'loss': total / len(obs), key: metric / len(obs)}
 
 
+def _score(metrics: dict[str, float], select_by: str) -> float:
+    """Validation score to minimise: BC loss, negated accuracy, or mean-action MSE."""
+    if select_by == 'loss':
+        return metrics['loss']
+    return -metrics['accuracy'] if 'accuracy' in metrics else metrics['mse']
+
+
 def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
                 out_dir: str | Path | None = None) -> tuple[ActionPrior, History]:
     """Behaviour-clone an ActionPrior on a DemoDataset; return it with per-epoch history.
 
-    Observation statistics come from the training split. The weights with the lowest validation
-    loss (training loss if no episode is held out) are kept, and saved to `out_dir` when given.
+    Observation statistics come from the training split. The weights with the best validation
+    score (see BCConfig.select_by; on the training split if no episode is held out) are kept, and
+    saved to `out_dir` when given.
     """
     obs, actions, instructions, episodes, config = _demo_arrays(demos, prior_config)
     if bc_config.mode is not None:
@@ -180,7 +193,7 @@ def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
     generator = torch.Generator().manual_seed(bc_config.seed)
     trainable = {n: p for n, p in prior.named_parameters() if p.requires_grad}
     best: dict[str, torch.Tensor] = {}
-    best_loss, stale = math.inf, 0
+    best_score, stale = math.inf, 0
     history: History = []
     for epoch in range(1, bc_config.epochs + 1):
         started = time.perf_counter()
@@ -208,8 +221,9 @@ def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
         record.update({prefix + key: value for key, value in metrics.items()})
         record['seconds'] = time.perf_counter() - started
         history.append(record)
-        if metrics['loss'] < best_loss:
-            best_loss, stale = metrics['loss'], 0
+        score = _score(metrics, bc_config.select_by)
+        if score < best_score:
+            best_score, stale = score, 0
             best = {n: p.detach().clone() for n, p in trainable.items()}
         else:
             stale += 1
