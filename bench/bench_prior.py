@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Cost of querying the action prior per state, for the batch sizes a PPO rollout would use.
+"""
+Cost of querying the action prior per state, for the batch sizes a PPO rollout would use.
 
 Run: ``.venv/bin/python bench/bench_prior.py`` from the repository root (PYTHONPATH=.). The
 default is the offline MiniLM in frozen mode with a Meta-World-sized input (39-d observation,

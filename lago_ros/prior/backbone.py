@@ -70,7 +70,8 @@ def _check_local_folder(folder: Path) -> None:
 def load_backbone(
     name_or_path: PathLike | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a pretrained encoder or decoder and its tokenizer by hub name or local folder.
+    """
+    Load a pretrained encoder or decoder and its tokenizer by hub name or local folder.
 
     `None` selects the offline MiniLM default. Weights load from safetensors only and no code
     shipped with the checkpoint is ever imported.
@@ -109,7 +110,8 @@ def backbone_from_config(config: dict[str, Any]) -> PreTrainedModel:
 
 def tiny_random_backbone(folder: PathLike, seed: int = 0, hidden_size: int = 32,
                          num_layers: int = 2, num_heads: int = 2) -> Path:
-    """Save a tiny randomly initialised BERT and a matching tokenizer to `folder`.
+    """
+    Save a tiny randomly initialised BERT and a matching tokenizer to `folder`.
 
     Tests and backbone comparisons use it as a hub-free, untrained "language model".
     """

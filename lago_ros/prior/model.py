@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The LaGO action prior: a pretrained transformer reading an instruction and soft state tokens.
+"""
+The LaGO action prior: a pretrained transformer reading an instruction and soft state tokens.
 
 Input layout per example (right padded): ``[instruction tokens][k soft tokens][padding]``. The
 instruction goes through the backbone's own word embeddings; the normalised observation goes
@@ -158,7 +159,8 @@ def observation_stats(observations: np.ndarray,
 
 @dataclasses.dataclass
 class PriorOutput:
-    """Prior distribution parameters: `logits` (B, n) when discrete, `mean`/`std` (B, a) else.
+    """
+    Prior distribution parameters: `logits` (B, n) when discrete, `mean`/`std` (B, a) else.
 
     `predict` fills it with numpy arrays, `forward` with torch tensors.
     """
@@ -294,7 +296,8 @@ class ActionPrior(nn.Module):
         return embeddings[index], lengths
 
     def forward(self, observations: torch.Tensor, instructions: Sequence[str]) -> PriorOutput:
-        """Distribution parameters as tensors for raw observations (B, obs_dim).
+        """
+        Distribution parameters as tensors for raw observations (B, obs_dim).
 
         `instructions` has one string per row, or a single string shared by all rows.
         """
@@ -387,7 +390,8 @@ class ActionPrior(nn.Module):
             for name in names})
 
     def save_pretrained(self, folder: PathLike) -> Path:
-        """Save config, weights (backbone included) and tokenizer; the folder appears atomically.
+        """
+        Save config, weights (backbone included) and tokenizer; the folder appears atomically.
 
         Everything goes into a temp folder beside `folder`, which then replaces it, so readers
         never see a half-written prior. An existing folder is only replaced if it holds a prior.

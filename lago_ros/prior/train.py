@@ -41,8 +41,7 @@ class BCConfig:
     patience: int = 5
     """Stop after this many epochs without a better validation score."""
     select_by: str = 'loss'
-    """Validation score that picks the kept epoch: 'loss' (the BC loss, which rewards a
-    calibrated std) or 'metric' (accuracy when discrete, mean-action MSE when continuous)."""
+    """Kept epoch chosen by 'loss' (BC loss; rewards a calibrated std) or 'metric' (acc./MSE)."""
     mode: str | None = None
     """Overrides PriorConfig.mode when set: 'frozen', 'lora' or 'full'."""
     seed: int = 0
@@ -79,7 +78,8 @@ DemoArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, PriorConfig]
 
 
 def _demo_arrays(demos: Any, config: PriorConfig) -> DemoArrays:
-    """Check a DemoDataset and return observations, actions, instructions, episode ids, config.
+    """
+    Check a DemoDataset and return observations, actions, instructions, episode ids, config.
 
     The prior config's observation and action spaces are filled from the demo metadata.
     """
@@ -155,7 +155,7 @@ def _evaluate(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor,
 
 
 def _score(metrics: dict[str, float], select_by: str) -> float:
-    """Validation score to minimise: BC loss, negated accuracy, or mean-action MSE."""
+    """Return the validation score to minimise: BC loss, negated accuracy or mean-action MSE."""
     if select_by == 'loss':
         return metrics['loss']
     return -metrics['accuracy'] if 'accuracy' in metrics else metrics['mse']
@@ -163,7 +163,8 @@ def _score(metrics: dict[str, float], select_by: str) -> float:
 
 def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
                 out_dir: str | Path | None = None) -> tuple[ActionPrior, History]:
-    """Behaviour-clone an ActionPrior on a DemoDataset; return it with per-epoch history.
+    """
+    Behaviour-clone an ActionPrior on a DemoDataset; return it with per-epoch history.
 
     Observation statistics come from the training split. The weights with the best validation
     score (see BCConfig.select_by; on the training split if no episode is held out) are kept, and
