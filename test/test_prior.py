@@ -195,6 +195,9 @@ def test_bad_inputs_are_rejected_clearly(tiny: str) -> None:
     with pytest.raises(PriorInputError, match='sequence of strings'):
         prior.predict(np.zeros((3, 39)), 'reach')
     assert prior.predict(np.zeros((0, 39)), ['x']).mean.shape == (0, 4)
+    texts = np.array(['reach', 'reach the goal'])
+    np.testing.assert_array_equal(prior.predict(np.ones((2, 39)), texts).mean,
+                                  prior.predict(np.ones((2, 39)), list(texts)).mean)
 
 
 def test_invalid_configs_and_demos_are_rejected(tiny: str) -> None:

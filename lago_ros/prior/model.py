@@ -350,6 +350,8 @@ class ActionPrior(nn.Module):
         if bad.any():
             raise PriorInputError(
                 f'observations contain NaN or Inf in rows {np.flatnonzero(bad)[:10].tolist()}')
+        if isinstance(instructions, np.ndarray) and instructions.ndim == 1:
+            instructions = instructions.tolist()
         if isinstance(instructions, (str, bytes)) or not isinstance(instructions, Sequence):
             raise PriorInputError(
                 f'instructions must be a sequence of strings, got {type(instructions).__name__}')
