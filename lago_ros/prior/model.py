@@ -199,6 +199,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _check_instruction_count(instructions: int, observations: int) -> None:
+    """Raise unless there is one instruction per observation or a single shared one."""
+    if instructions not in (1, observations):
+        raise PriorInputError(
+            f'got {instructions} instructions for {observations} observations; '
+            'expected one per observation or a single shared one')
+
+
 class ActionPrior(nn.Module):
     """p(a | s, g): a pretrained transformer fine-tuned into an action-distribution prior."""
 
@@ -280,6 +288,7 @@ class ActionPrior(nn.Module):
     def _embed_text(self, instructions: Sequence[str],
                     batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Word embeddings (B, L, H) of the right-padded instructions and their lengths (B,)."""
+        _check_instruction_count(len(instructions), batch)
         if len(instructions) == 1:
             instructions = list(instructions) * batch
         unique: dict[str, int] = {}
@@ -297,7 +306,7 @@ class ActionPrior(nn.Module):
 
     def forward(self, observations: torch.Tensor, instructions: Sequence[str]) -> PriorOutput:
         """
-        Distribution parameters as tensors for raw observations (B, obs_dim).
+        Return distribution parameters as tensors for raw observations (B, obs_dim).
 
         `instructions` has one string per row, or a single string shared by all rows.
         """
@@ -358,10 +367,7 @@ class ActionPrior(nn.Module):
         instructions = list(instructions)
         if not all(isinstance(text, str) for text in instructions):
             raise PriorInputError('every instruction must be a str')
-        if len(instructions) not in (1, len(observations)):
-            raise PriorInputError(
-                f'got {len(instructions)} instructions for {len(observations)} observations; '
-                'expected one per observation or a single shared one')
+        _check_instruction_count(len(instructions), len(observations))
         return observations, instructions
 
     def predict(self, observations: np.ndarray, instructions: Sequence[str]) -> PriorOutput:
