@@ -18,7 +18,7 @@ from lago_ros.rl.distributions import policy_prior_kl
 from lago_ros.rl.evaluate import evaluate
 from lago_ros.rl.experiment import (config_to_dict, ConfigError, evaluate_checkpoint,
                                     load_config, run_training)
-from lago_ros.rl.metrics import plot_learning_curve, read_metrics
+from lago_ros.rl.metrics import Episode, EpisodeTracker, plot_learning_curve, read_metrics
 from lago_ros.rl.ppo import PPO, PPOConfig
 
 INSTRUCTION = 'keep the pole upright'
@@ -191,6 +191,24 @@ def test_run_dir_metrics_resume_without_duplicate_rows(tmp_path):
     assert list((run_dir / 'tensorboard').glob('events.out.tfevents.*'))
     png = plot_learning_curve(run_dir / 'metrics.csv', run_dir / 'learning_curve.png')
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_episode_succeeds_if_any_step_succeeded_reading_final_info_at_the_end():
+    both = np.array([True, True])
+    tracker = EpisodeTracker(2)
+    assert tracker.step([1.0, 2.0], [False, False],
+                        {'success': np.array([True, False]), '_success': both}) == []
+    # Both end: env 0 fails on its last step (it succeeded before), env 1 succeeds only on its
+    # last step, which SAME_STEP autoreset reports under 'final_info'.
+    ended = tracker.step([1.0, 1.0], [True, True],
+                         {'final_info': {'success': np.array([False, True]), '_success': both}})
+    assert ended == [Episode(0, 2.0, 2, True), Episode(1, 3.0, 2, True)]
+    # The top level of an ended env is its next episode's reset info: not this episode's.
+    ended = tracker.step([0.5, 0.5], [True, False],
+                         {'success': both, '_success': np.array([True, False]),
+                          'final_info': {'success': np.array([False, False]), '_success': both}})
+    assert ended == [Episode(0, 0.5, 1, False)]
+    assert tracker.successes.tolist() == [False, False] and tracker.lengths.tolist() == [0, 1]
 
 
 def test_ppo_learns_cartpole_and_evaluates_deterministically():

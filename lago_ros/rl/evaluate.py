@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from lago_ros.rl.ppo import episode_success
+from lago_ros.rl.metrics import EpisodeTracker
 
 
 @dataclass
@@ -38,8 +38,8 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], envs: Any, episodes: int,
     Run `act` (raw observations (B, obs_dim) -> env actions) for `episodes` episodes.
 
     `envs` is a vector env with autoreset mode SAME_STEP; pass a deterministic policy, e.g.
-    `PPO.predict`, for a deterministic evaluation. A sub-env's success is the `success` info of
-    the last step of its episode.
+    `PPO.predict`, for a deterministic evaluation. An episode succeeds if `info['success']` was
+    true at any of its steps.
     """
     if episodes <= 0:
         raise ValueError(f'evaluate needs a positive number of episodes, got {episodes}')
@@ -47,22 +47,17 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], envs: Any, episodes: int,
     quota = np.full(num_envs, episodes // num_envs)
     quota[:episodes % num_envs] += 1
     done_count = np.zeros(num_envs, dtype=np.int64)
-    running_return = np.zeros(num_envs)
-    running_length = np.zeros(num_envs, dtype=np.int64)
+    tracker = EpisodeTracker(num_envs)
     result = EvalResult(0.0, 0.0, 0.0)
     obs, _ = envs.reset(seed=seed)
     while (done_count < quota).any():
         obs, reward, terminated, truncated, info = envs.step(act(np.asarray(obs)))
-        running_return += np.asarray(reward, dtype=np.float64)
-        running_length += 1
-        for i in np.flatnonzero(np.logical_or(terminated, truncated)):
-            if done_count[i] < quota[i]:
-                result.returns.append(float(running_return[i]))
-                result.lengths.append(int(running_length[i]))
-                result.successes.append(episode_success(info, i))
-                done_count[i] += 1
-            running_return[i] = 0.0
-            running_length[i] = 0
+        for episode in tracker.step(reward, np.logical_or(terminated, truncated), info):
+            if done_count[episode.env] < quota[episode.env]:
+                result.returns.append(episode.episode_return)
+                result.lengths.append(episode.length)
+                result.successes.append(episode.success)
+                done_count[episode.env] += 1
     result.success_rate = float(np.mean(result.successes))
     result.mean_return = float(np.mean(result.returns))
     result.mean_length = float(np.mean(result.lengths))

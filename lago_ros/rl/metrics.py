@@ -10,11 +10,68 @@ TensorBoard events), so a run that crashed and resumed reads like one that never
 import csv
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+
+import numpy as np
 
 from lago_ros.utils import atomic_write, PathLike
 
 CURVE_KEYS = ('charts/episodic_return', 'charts/success_rate', 'lago/kl_prior')
+
+
+def step_successes(info: Dict[str, Any], dones: np.ndarray) -> np.ndarray:
+    """
+    Per-env `success` flags of the vector step just taken (False where an env gave none).
+
+    With autoreset SAME_STEP an env that just ended reports its step's info under 'final_info'
+    (the top level then holds the reset info of its next episode).
+    """
+    final = info.get('final_info', {})
+    flags = np.zeros(len(dones), dtype=bool)
+    for i, done in enumerate(dones):
+        source = final if done else info
+        if 'success' in source and source.get('_success', np.ones(len(dones), bool))[i]:
+            flags[i] = bool(source['success'][i])
+    return flags
+
+
+class Episode(NamedTuple):
+    """One finished episode of sub-env `env`: undiscounted return, length and success."""
+
+    env: int
+    episode_return: float
+    length: int
+    success: bool
+
+
+class EpisodeTracker:
+    """
+    Accumulate return, length and success per sub-env and report episodes as they end.
+
+    An episode counts as a success if `info['success']` was true at any of its steps (the
+    Meta-World convention; for tasks that end on success it is the same as the last step).
+    """
+
+    def __init__(self, num_envs: int) -> None:
+        """Track `num_envs` sub-envs."""
+        self.returns = np.zeros(num_envs)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+        self.successes = np.zeros(num_envs, dtype=bool)
+
+    def reset(self) -> None:
+        """Forget the episodes in flight (all sub-envs restart)."""
+        self.returns[:], self.lengths[:], self.successes[:] = 0.0, 0, False
+
+    def step(self, rewards: np.ndarray, dones: np.ndarray, info: Dict[str, Any]) -> List[Episode]:
+        """Fold in one vector step; return the episodes that ended with it."""
+        dones = np.asarray(dones, dtype=bool)
+        self.returns += np.asarray(rewards, dtype=np.float64)
+        self.lengths += 1
+        self.successes |= step_successes(info, dones)
+        ended = [Episode(int(i), float(self.returns[i]), int(self.lengths[i]),
+                         bool(self.successes[i])) for i in np.flatnonzero(dones)]
+        self.returns[dones], self.lengths[dones], self.successes[dones] = 0.0, 0, False
+        return ended
 
 
 class MetricsLogger:

@@ -36,7 +36,7 @@ from lago_ros.rl.buffer import RolloutBuffer
 from lago_ros.rl.checkpoint import (capture_rng_state, CheckpointError, load_checkpoint,
                                     restore_rng_state, save_checkpoint)
 from lago_ros.rl.distributions import DistParams, KL_DIRECTIONS, policy_prior_kl
-from lago_ros.rl.metrics import MetricsLogger
+from lago_ros.rl.metrics import EpisodeTracker, MetricsLogger
 from lago_ros.rl.normalize import ObservationNormalizer, RewardScaler
 from lago_ros.rl.policy import ActorCritic
 from lago_ros.rl.schedules import BetaSchedule
@@ -155,24 +155,6 @@ def env_reset_seed(seed: int, update: int) -> int:
     return int(np.random.SeedSequence([seed, update]).generate_state(1)[0])
 
 
-def _info_column(info: Dict, key: str, index: int, default: Any) -> Any:
-    """Value of vector-info `key` for env `index`, or `default` where that env did not set it."""
-    if key in info and info.get(f'_{key}', np.ones(index + 1, bool))[index]:
-        return info[key][index]
-    return default
-
-
-def episode_success(info: Dict, index: int) -> bool:
-    """
-    Success of the episode env `index` just ended, read from its last step's info.
-
-    With autoreset SAME_STEP the step's own info is under 'final_info' (the top level then holds
-    the reset info of the next episode).
-    """
-    fallback = _info_column(info, 'success', index, False)
-    return bool(_info_column(info.get('final_info', {}), 'success', index, fallback))
-
-
 class PPO:
     """Prior-guided PPO on a gymnasium-style vector env (autoreset mode SAME_STEP)."""
 
@@ -213,8 +195,7 @@ class PPO:
         self._episode_returns: deque = deque(maxlen=config.success_window)
         self._episode_lengths: deque = deque(maxlen=config.success_window)
         self._episode_successes: deque = deque(maxlen=config.success_window)
-        self._running_return = np.zeros(self.num_envs)
-        self._running_length = np.zeros(self.num_envs, dtype=np.int64)
+        self._episodes = EpisodeTracker(self.num_envs)
         self._next_obs: Optional[np.ndarray] = None
         self._next_instructions: Optional[np.ndarray] = None
         self._resume_step: Optional[int] = None
@@ -230,8 +211,7 @@ class PPO:
         obs, info = self.envs.reset(seed=env_reset_seed(self.config.seed, self.update_index))
         self._next_obs = np.asarray(obs, dtype=np.float32)
         self._next_instructions = self._instructions(info)
-        self._running_return[:] = 0.0
-        self._running_length[:] = 0
+        self._episodes.reset()
         self.reward_scaler.reset_returns()
 
     def _instructions(self, info: Dict) -> np.ndarray:
@@ -246,17 +226,12 @@ class PPO:
     def _normalized(self, raw_obs: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.obs_normalizer.normalize(raw_obs))
 
-    def _record_episode_ends(self, info: Dict, raw_rewards: np.ndarray,
-                             dones: np.ndarray) -> None:
-        """Track raw episodic return, length and success of the envs that just ended."""
-        self._running_return += raw_rewards
-        self._running_length += 1
-        for i in np.flatnonzero(dones):
-            self._episode_returns.append(float(self._running_return[i]))
-            self._episode_lengths.append(int(self._running_length[i]))
-            self._episode_successes.append(float(episode_success(info, i)))
-            self._running_return[i] = 0.0
-            self._running_length[i] = 0
+    def _record_episodes(self, info: Dict, raw_rewards: np.ndarray, dones: np.ndarray) -> None:
+        """Add the raw return, length and success of episodes that just ended to the windows."""
+        for episode in self._episodes.step(raw_rewards, dones, info):
+            self._episode_returns.append(episode.episode_return)
+            self._episode_lengths.append(episode.length)
+            self._episode_successes.append(float(episode.success))
 
     def collect_rollout(self, beta: float) -> Dict[str, float]:
         """Fill the buffer with `num_steps` vector steps, query the prior, compute advantages."""
@@ -288,7 +263,7 @@ class PPO:
                 ended = np.flatnonzero(dones)
                 final = np.stack([info['final_obs'][i] for i in ended]).astype(np.float32)
                 buf.final_obs[t, torch.as_tensor(ended)] = self._normalized(final)
-            self._record_episode_ends(info, reward, dones)
+            self._record_episodes(info, reward, dones)
             self._next_obs = np.asarray(next_obs, dtype=np.float32)
             self._next_instructions = self._instructions(info)
             self.global_step += self.num_envs
