@@ -139,7 +139,7 @@ def test_checkpoint_resume_gives_identical_next_updates(tmp_path, env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
     config = small_config(beta=0.2, beta_schedule='linear', beta_final=0.05,
                           beta_decay_steps=256, anneal_lr=True)
-    uninterrupted = PPO(config, make_envs(env_id), prior).learn(2 * 64, )
+    uninterrupted = PPO(config, make_envs(env_id), prior).learn(2 * 64)
     path = uninterrupted.save(tmp_path / 'ckpt.pt')
     uninterrupted.reset_envs()  # what a resumed run does with its fresh envs
     uninterrupted.learn(4 * 64)
