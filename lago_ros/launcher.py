@@ -277,10 +277,10 @@ class Launcher:
         scripts = console_scripts()
         for spec in self.launch.nodes:
             command = spec.command(scripts)
-            print(f'[launcher] starting {spec.name or spec.executable}: {" ".join(command)}',
-                  flush=True)
             process = subprocess.Popen(command, env={**os.environ, **spec.env},
                                        start_new_session=True)
+            print(f'[launcher] started {spec.name or spec.executable} (pid {process.pid}): '
+                  f'{" ".join(command)}', flush=True)
             self.processes.append((spec, process))
 
     def _on_signal(self, signum: int, frame: object) -> None:

@@ -104,6 +104,13 @@ def build_train_config(values: Dict[str, Any], rows: List[Tuple[Param, Any]]) ->
     return load_config(None, overrides)
 
 
+def parameter_table() -> Tuple[Param, ...]:
+    """Return every parameter of the trainer: graph wiring, then the TrainConfig fields."""
+    from lago_ros.rl.experiment import TrainConfig
+
+    return NODE_PARAMETERS + tuple(row for row, _ in config_parameters(TrainConfig))
+
+
 class Trainer(Node):
     """Owns the PPO run: wiring only; the loop is PPO.learn, one update at a time."""
 
@@ -114,8 +121,7 @@ class Trainer(Node):
         super().__init__('trainer', **kwargs)
         self.executor_ = executor
         self.config_rows = config_parameters(TrainConfig)
-        self.params = declare_parameters(self, NODE_PARAMETERS
-                                         + tuple(row for row, _ in self.config_rows))
+        self.params = declare_parameters(self, parameter_table())
         self.cfg = build_train_config(self.params, self.config_rows)
         if self.cfg.ppo.anneal_lr:
             raise ValueError('ppo.anneal_lr is not supported by the trainer node (it runs PPO '
