@@ -303,29 +303,35 @@ class Launcher:
         previous = {sig: signal.signal(sig, self._on_signal)
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         code = 0
+        reported: set = set()
         try:
             self.start()
-            reported = set()
-            while not self._stopping:
-                for spec, process in self.processes:
-                    rc = process.poll()
-                    if rc is None or id(process) in reported:
-                        continue
-                    reported.add(id(process))
-                    print(f'[launcher] {spec.name or spec.executable} exited with code {rc}',
-                          flush=True)
+            while not self._stopping and len(reported) < len(self.processes):
+                for spec, rc in self._newly_exited(reported):
                     if spec.required:
                         code, self._stopping = rc, True
                     elif rc:
                         code = code or rc
-                if len(reported) == len(self.processes):
-                    break
                 time.sleep(0.1)
         finally:
             self.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        for _, rc in self._newly_exited(reported):
+            code = code or (rc and 1)
         return code
+
+    def _newly_exited(self, reported: set) -> List[tuple]:
+        """Log and return (spec, exit code) of nodes that exited since the last call."""
+        exited = []
+        for spec, process in self.processes:
+            rc = process.poll()
+            if rc is not None and id(process) not in reported:
+                reported.add(id(process))
+                print(f'[launcher] {spec.name or spec.executable} exited with code {rc}',
+                      flush=True)
+                exited.append((spec, rc))
+        return exited
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
