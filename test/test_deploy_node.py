@@ -221,6 +221,7 @@ def test_twist_and_trajectory_outputs(reach, harness):
                 twist_linear_scale=0.05, observation_timeout_s=5.0)
     h.peer.create_subscription(Float64, 'gripper_command', lambda m: grippers.append(m.data), 10)
     h.start()
+
     def moving():
         return [m for _, m in h.commands if m.twist.linear.x != 0.0]
 
