@@ -90,6 +90,19 @@ def test_prior_queried_once_per_rollout_with_raw_observations_and_instructions()
     assert all(np.isfinite(h['lago/kl_prior']) and h['lago/beta'] == 0.5 for h in agent.history)
 
 
+def test_learn_callback_sees_every_update_and_can_stop_training(tmp_path):
+    seen = []
+
+    def callback(agent, stats):
+        seen.append((agent.update_index, stats['losses/value_loss']))
+        return agent.update_index < 2
+
+    agent = PPO(small_config(), make_envs(), run_dir=tmp_path).learn(10 * 64, callback=callback)
+    agent.close()
+    assert [update for update, _ in seen] == [1, 2] and agent.global_step == 128
+    assert PPO.load(tmp_path / 'checkpoint.pt', make_envs()).global_step == 128
+
+
 def test_unavailable_prior_skips_the_kl_term():
     agent = PPO(small_config(beta=0.5), make_envs(), FakePrior(True, available=False))
     agent.learn(64)

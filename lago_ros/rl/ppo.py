@@ -386,12 +386,17 @@ class PPO:
                 'charts/episodic_length': mean(self._episode_lengths),
                 'charts/success_rate': mean(self._episode_successes)}
 
-    def learn(self, total_timesteps: int, checkpoint_every: int = 0) -> 'PPO':
+    def learn(self, total_timesteps: int, checkpoint_every: int = 0,
+              callback: Optional[Callable[['PPO', Dict[str, float]], Optional[bool]]] = None
+              ) -> 'PPO':
         """
         Train until `global_step` reaches `total_timesteps` (absolute, so resuming continues).
 
         With a run_dir, metrics go to run_dir/metrics.csv and TensorBoard, and a checkpoint is
         written every `checkpoint_every` updates (0: only at the end) to run_dir/checkpoint.pt.
+        `callback(agent, stats)` runs after every update (e.g. to publish metrics); returning
+        False stops training after that update. Learning-rate annealing spans `total_timesteps`,
+        so pass the whole budget rather than calling learn() once per update.
         """
         cfg = self.config
         if checkpoint_every and self.run_dir is None:
@@ -418,10 +423,13 @@ class PPO:
             if self._logger is not None:
                 self._logger.log(self.global_step, stats)
             self._log_progress(stats, total_timesteps, sps)
+            stop = callback is not None and callback(self, stats) is False
             if self.run_dir is not None and (
                     (checkpoint_every and self.update_index % checkpoint_every == 0)
-                    or self.global_step >= total_timesteps):
+                    or self.global_step >= total_timesteps or stop):
                 self.save(self.run_dir / CHECKPOINT_NAME)
+            if stop:
+                break
         if self._logger is not None:
             self._logger.flush()
         return self
