@@ -1,0 +1,168 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The `lago` command: experiments from YAML configs, export, and the pip-only graph launcher.
+
+Each subcommand is a thin parser over a core function; heavy modules are imported only by the
+subcommand that needs them, so `lago tasks` answers instantly.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable, Optional, Sequence
+
+from lago_ros.ros_env import configure_ros_environment
+
+LOG = logging.getLogger('lago')
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from lago_ros.envs.registry import get_task, list_tasks
+
+    for name in list_tasks():
+        spec = get_task(name)
+        print(f'{name:18s} {spec.family:9s} obs={spec.obs_dim:3d} {spec.action_type:10s} '
+              f'actions={spec.action_dim} steps={spec.max_episode_steps}')
+    return 0
+
+
+def _cmd_collect_demos(args: argparse.Namespace) -> int:
+    from lago_ros.data.demos import collect_demos
+
+    out = collect_demos(args.task, args.episodes, args.seed, args.out, split=args.split,
+                        keep_failed=args.keep_failed, overwrite=args.overwrite)
+    print(f'demonstrations written to {out}')
+    return 0
+
+
+def _cmd_train_prior(args: argparse.Namespace) -> int:
+    import yaml
+
+    from lago_ros.data.demos import load_demos
+    from lago_ros.prior.model import PriorConfig
+    from lago_ros.prior.train import BCConfig, train_prior
+    from lago_ros.rl.experiment import apply_override
+
+    data = {}
+    if args.config:
+        with open(args.config) as handle:
+            data = yaml.safe_load(handle) or {}
+    for override in args.overrides:
+        apply_override(data, override)
+    unknown = sorted(set(data) - {'prior', 'bc'})
+    if unknown:
+        raise ValueError(f'unknown section(s) {unknown}; expected prior: and bc:')
+    demos = load_demos(args.demos)
+    prior_config = PriorConfig(**{'task': demos.metadata.get('task', ''), **data.get('prior', {})})
+    _, history = train_prior(demos, prior_config, BCConfig(**data.get('bc', {})),
+                             out_dir=args.out)
+    print(f'prior written to {args.out} after {len(history)} epochs; last: {history[-1]}')
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from lago_ros.rl.experiment import load_config, run_training
+
+    summary = run_training(load_config(args.config, args.overrides))
+    print(f"eval: success_rate={summary['eval']['success_rate']:.3f} "
+          f"mean_return={summary['eval']['mean_return']:.2f} "
+          f"episodes={len(summary['eval']['successes'])} checkpoint={summary['checkpoint']}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from lago_ros.rl.experiment import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, episodes=args.episodes, seed=args.seed)
+    print(f'eval: success_rate={result.success_rate:.3f} mean_return={result.mean_return:.2f} '
+          f'mean_length={result.mean_length:.1f} episodes={len(result.successes)}')
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from lago_ros.export.onnx_export import main as export_main
+
+    return export_main(args.rest)
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from lago_ros.launcher import main as launch_main
+
+    return launch_main(args.rest)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from lago_ros.main_job import run_main_job
+
+    return run_main_job(args.config, args.overrides)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='lago', description=__doc__.splitlines()[0])
+    parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    def command(name: str, func: Callable, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    command('tasks', _cmd_tasks, 'list the registered tasks')
+
+    p = command('collect-demos', _cmd_collect_demos,
+                'record expert demonstrations (Meta-World scripted policies, CLEVR-Robot oracle)')
+    p.add_argument('--task', required=True)
+    p.add_argument('--episodes', type=int, default=10)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--split', default='train', help='instruction split')
+    p.add_argument('--out', required=True, help='demo folder to write')
+    p.add_argument('--keep-failed', action='store_true', help='keep unsuccessful episodes')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing folder')
+
+    p = command('train-prior', _cmd_train_prior, 'stage 1: behaviour-clone the action prior')
+    p.add_argument('--demos', required=True, help='demo folder from collect-demos')
+    p.add_argument('--out', required=True, help='prior folder to write')
+    p.add_argument('--config', default=None, help='YAML with prior: and bc: sections')
+    p.add_argument('overrides', nargs='*', help='key=value overrides, e.g. prior.mode=lora')
+
+    p = command('train', _cmd_train, 'stage 2: PPO with KL guidance toward the prior')
+    p.add_argument('--config', default=None, help='training YAML (see config/)')
+    p.add_argument('overrides', nargs='*', help='key=value overrides, e.g. ppo.beta=0')
+
+    p = command('evaluate', _cmd_evaluate, 'evaluate a checkpoint over N episodes')
+    p.add_argument('--checkpoint', required=True)
+    p.add_argument('--episodes', type=int, default=20)
+    p.add_argument('--seed', type=int, default=1000)
+
+    for name, func, help_text in (
+            ('export', _cmd_export, 'export a checkpoint to ONNX (see `lago export -h`)'),
+            ('launch', _cmd_launch, 'start a launch file\'s graph without ros2 launch')):
+        p = command(name, func, help_text)
+        p.add_argument('rest', nargs=argparse.REMAINDER)
+
+    p = command('run', _cmd_run, 'the main job: demos -> prior -> LaGO training through the graph')
+    p.add_argument('--config', default=None, help='main-job YAML (default config/run.yaml)')
+    p.add_argument('overrides', nargs='*', help='key=value overrides')
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `lago` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format='%(asctime)s %(name)s %(levelname)s: %(message)s')
+    configure_ros_environment()
+    os.environ.setdefault('MUJOCO_GL', 'egl')
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        print(f'lago {args.command}: error: {error}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f'lago {args.command}: interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())
