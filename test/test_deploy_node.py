@@ -5,11 +5,9 @@
 import itertools
 import os
 from pathlib import Path
-import re
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -25,6 +23,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from lago_ros.export.onnx_policy import ObservationError, OnnxPolicy  # noqa: E402
+from lago_ros.launcher import LaunchFile  # noqa: E402
 from lago_ros.nodes.deploy import (CommandShaper, DeployConfigError, DeployNode,  # noqa: E402
                                    EStop, ObservationAssembler)
 from test_onnx_export import export_agent, make_agent  # noqa: E402
@@ -302,26 +301,10 @@ def test_deploy_module_imports_without_torch():
 
 
 def launch_commands(policy):
-    """Command lines of the nodes of launch/deploy.launch.xml (no ros2 launch on pip installs)."""
-    tree = ET.parse(ROOT / 'launch' / 'deploy.launch.xml')
-    args = {}
-
-    def resolve(text):
-        text = text.replace('$(find-pkg-share lago_ros)', str(ROOT))
-        return re.sub(r'\$\(var (\w+)\)', lambda m: args[m.group(1)], text)
-
-    for arg in tree.iter('arg'):
-        args[arg.get('name')] = resolve(arg.get('default', ''))
-    args['policy'] = str(policy)
-    commands = []
-    for node in tree.iter('node'):
-        cmd = [sys.executable, '-m', f'lago_ros.nodes.{node.get("exec")}', '--ros-args',
-               '-r', f'__node:={node.get("name")}']
-        for param in node.iter('param'):
-            cmd += ['--params-file', resolve(param.get('from'))] if param.get('from') else \
-                ['-p', f'{param.get("name")}:={resolve(param.get("value"))}']
-        commands.append(cmd)
-    return commands
+    """Command lines of launch/deploy.launch.xml's nodes, through the pip-only launcher."""
+    launch = LaunchFile(ROOT / 'launch' / 'deploy.launch.xml',
+                        {'policy': str(policy), 'params': str(ROOT / 'config' / 'deploy.yaml')})
+    return [spec.command() for spec in launch.nodes]
 
 
 def test_deploy_drives_sim_bridge_step_for_step(reach, context):

@@ -19,7 +19,7 @@ from lago_ros.rl.ppo import PPO, PPOConfig
 TASKS = {'reach-v3': False, 'clevr-robot': True}
 
 
-def make_agent(task: str, seed: int = 0) -> PPO:
+def make_agent(task: str, seed: int = 0, hidden_sizes: tuple = (32, 32)) -> PPO:
     """A PPO agent for `task` with perturbed weights and fitted normaliser statistics.
 
     Fresh policies output near-constant actions (small last-layer init); perturbing the actor
@@ -33,7 +33,7 @@ def make_agent(task: str, seed: int = 0) -> PPO:
         else gym.spaces.Box(-1.0, 1.0, (spec.action_dim,), np.float32)
     envs = SimpleNamespace(num_envs=1, single_observation_space=obs_space,
                            single_action_space=action_space)
-    agent = PPO(PPOConfig(seed=seed, hidden_sizes=(32, 32)), envs)
+    agent = PPO(PPOConfig(seed=seed, hidden_sizes=hidden_sizes), envs)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in agent.policy.actor.parameters():

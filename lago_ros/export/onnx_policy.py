@@ -100,6 +100,7 @@ class OnnxPolicy:
             raise PolicyFileError(f'{self.path} has inputs {found}; expected one '
                                   f"'{INPUT_NAME}' of shape (batch, {self.obs_dim})")
         self.output_names = [out.name for out in self.session.get_outputs()]
+        self._action_output = [OUTPUT_NAME]
         if OUTPUT_NAME not in self.output_names:
             raise PolicyFileError(f"{self.path} has outputs {self.output_names}; expected "
                                   f"'{OUTPUT_NAME}'")
@@ -142,7 +143,6 @@ class OnnxPolicy:
 
         Continuous: float32 (action_dim,) / (batch, action_dim); discrete: int64 () / (batch,).
         """
-        obs = np.asarray(observation)
-        batch = self.validate(obs)
-        action = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
-        return action[0] if obs.ndim == 1 else action
+        batch = self.validate(observation)
+        action = self.session.run(self._action_output, {INPUT_NAME: batch})[0]
+        return action[0] if np.ndim(observation) == 1 else action
