@@ -28,6 +28,8 @@ from lago_ros.nodes.params import declare_parameters, Param, spin_node
 PARAMETERS = (
     Param('prior_path', '', 'folder of a prior saved by ActionPrior.save_pretrained'),
     Param('device', 'cpu', 'torch device the prior runs on', constraints='cpu, cuda, cuda:N'),
+    Param('torch_threads', 1, 'torch intra-op threads; 0 keeps torch\'s default (all cores). '
+          'More threads than free cores makes inference tens of times slower', 0, 256),
     Param('max_batch_size', 1024, 'largest batch_size a request may carry', 1, 65536),
     Param('diagnostics_rate', 1.0, 'Hz of /diagnostics messages; 0 disables', 0.0, 100.0),
     Param('autostart', True, 'configure and activate on start-up (no lifecycle tool needed)'),
@@ -91,8 +93,12 @@ class PriorService(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the prior; stay unconfigured with a clear log when that fails."""
+        import torch
+
         from lago_ros.prior.model import ActionPrior
 
+        if self.params['torch_threads']:
+            torch.set_num_threads(self.params['torch_threads'])
         path = self.params['prior_path']
         try:
             if not path:

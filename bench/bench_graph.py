@@ -1,0 +1,224 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""
+Cost of the ROS graph: training SPS through bridge + prior service vs in-process PPO.
+
+Run: ``.venv/bin/python bench/bench_graph.py`` from the repository root (PYTHONPATH=.).
+1. In-process: PPO on make_vec_env with ActionPrior.predict as the prior.
+2. Graph: the same run through launch/train.launch.xml (sim_bridge, prior_service, trainer in
+   separate processes over local DDS); SPS from the trainer's TrainingMetrics timestamps.
+3. Prior service: round-trip latency p50/p99 per batch size and throughput in states/s, next to
+   the task's raw single-env step rate (how many states per second one env can produce).
+Both SPS numbers exclude the first update (start-up). Goals: graph >= 0.9x in-process SPS, prior
+throughput >= 1.0x the raw env step rate.
+"""
+
+import argparse
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from lago_ros.ros_env import configure_ros_environment, random_domain_id
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTION = 'reach the goal position'
+
+
+def make_prior(folder: Path, task: str, backbone: str) -> Path:
+    """Save an untrained prior for `task` (tiny random BERT or the offline MiniLM)."""
+    from lago_ros.envs.registry import get_task
+    from lago_ros.prior.backbone import tiny_random_backbone
+    from lago_ros.prior.model import ActionPrior, PriorConfig
+
+    spec = get_task(task)
+    source = str(tiny_random_backbone(folder / 'backbone')) if backbone == 'tiny' else None
+    config = PriorConfig(obs_dim=spec.obs_dim, action_type=spec.action_type,
+                         action_dim=spec.action_dim, task=task, backbone=source)
+    return ActionPrior(config).save_pretrained(folder / 'prior')
+
+
+def ppo_settings(args: argparse.Namespace) -> dict:
+    """Return the PPO fields both runs share."""
+    return {'num_steps': args.num_steps, 'minibatch_size': args.minibatch_size,
+            'update_epochs': args.update_epochs, 'beta': args.beta, 'log_interval': 1000}
+
+
+def in_process_sps(args: argparse.Namespace, prior_dir: Path) -> float:
+    """
+    Steady-state SPS of PPO with the envs and the prior in this process.
+
+    The prior runs on one torch thread, as in the prior service (see its torch_threads).
+    """
+    import torch
+
+    from lago_ros.envs.registry import make_vec_env
+    from lago_ros.prior.model import ActionPrior
+    from lago_ros.rl.ppo import PPO, PPOConfig
+
+    torch.set_num_threads(1)
+    envs = make_vec_env(args.task, args.num_envs, 0)
+    agent = PPO(PPOConfig(**ppo_settings(args)), envs,
+                ActionPrior.from_pretrained(prior_dir).predict)
+    agent.learn(agent.batch_size)
+    start = time.perf_counter()
+    agent.learn(args.updates * agent.batch_size)
+    sps = (args.updates - 1) * agent.batch_size / (time.perf_counter() - start)
+    envs.close()
+    return sps
+
+
+def graph_sps(args: argparse.Namespace, prior_dir: Path, work: Path) -> float:
+    """Steady-state SPS of the same run through the launched graph."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from lago_interfaces.msg import TrainingMetrics
+
+    config_dir = work / 'config'
+    config_dir.mkdir()
+    for name in ('sim_bridge.yaml', 'prior_service.yaml'):
+        (config_dir / name).write_text((ROOT / 'config' / name).read_text())
+    ppo = '\n'.join(f'      {k}: {v}' for k, v in ppo_settings(args).items())
+    (config_dir / 'trainer.yaml').write_text(
+        'trainer:\n  ros__parameters:\n    prior_chunk_size: 1024\n    eval_episodes: 1\n'
+        f'    checkpoint_every: 1000\n    ppo:\n{ppo}\n')
+    stamps = []
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('bench_graph', context=context)
+    node.create_subscription(TrainingMetrics, '/trainer/metrics',
+                             lambda m: stamps.append((time.perf_counter(), m.global_step)), 50)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    batch = args.num_envs * args.num_steps
+    launcher = subprocess.Popen(
+        [sys.executable, '-m', 'lago_ros.launcher', str(ROOT / 'launch' / 'train.launch.xml'),
+         f'task:={args.task}', f'num_envs:={args.num_envs}',
+         f'total_timesteps:={args.updates * batch}', f'beta:={args.beta}',
+         f'prior_path:={prior_dir}', f'run_dir:={work / "run"}', f'config_dir:={config_dir}'],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        launcher.wait(timeout=args.timeout)
+    finally:
+        if launcher.poll() is None:
+            launcher.send_signal(signal.SIGINT)
+            launcher.wait(timeout=60)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    if len(stamps) < 2:
+        raise RuntimeError(f'the graph published {len(stamps)} metrics messages; expected '
+                           f'{args.updates} (launcher exit code {launcher.returncode})')
+    (t0, s0), (t1, s1) = stamps[0], stamps[-1]
+    return (s1 - s0) / (t1 - t0)
+
+
+def prior_service_numbers(prior_dir: Path, task: str, seconds: float) -> list:
+    """(batch, p50 ms, p99 ms, states/s) of QueryPrior round trips to a prior_service process."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from lago_interfaces.srv import QueryPrior
+    from lago_ros.envs.registry import get_task
+
+    obs_dim = get_task(task).obs_dim
+    service = subprocess.Popen(
+        [sys.executable, '-m', 'lago_ros.nodes.prior_service', '--ros-args', '-r',
+         '__node:=bench_prior', '-p', f'prior_path:={prior_dir}', '-p', 'max_batch_size:=1024'],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('bench_prior_client', context=context)
+    client = node.create_client(QueryPrior, '/bench_prior/query')
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    rows = []
+    try:
+        if not client.wait_for_service(timeout_sec=120):
+            raise RuntimeError('prior service did not become active in 120 s')
+        rng = np.random.default_rng(0)
+        for batch in (1, 32, 256, 1024):
+            request = QueryPrior.Request(
+                instruction=INSTRUCTION, batch_size=batch, obs_dim=obs_dim,
+                observations=rng.normal(size=batch * obs_dim).astype(np.float32).tolist())
+            latencies = []
+            started = time.perf_counter()
+            while len(latencies) < 5 or time.perf_counter() - started < seconds:
+                t = time.perf_counter()
+                future = client.call_async(request)
+                executor.spin_until_future_complete(future, timeout_sec=60)
+                if not future.done() or not future.result().ok:
+                    raise RuntimeError(f'query of batch {batch} failed')
+                latencies.append(time.perf_counter() - t)
+            ms = np.asarray(latencies[1:]) * 1e3
+            rows.append((batch, *np.percentile(ms, [50, 99]), batch * 1e3 / ms.mean()))
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        service.send_signal(signal.SIGINT)
+        service.wait(timeout=60)
+    return rows
+
+
+def env_step_rate(task: str, seconds: float) -> float:
+    """Measure steps per second of one raw env with random actions."""
+    from lago_ros.envs.registry import make_env
+
+    env = make_env(task, seed=0)
+    env.reset(seed=0)
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+        steps += 1
+    rate = steps / (time.perf_counter() - started)
+    env.close()
+    return rate
+
+
+def main() -> None:
+    """Print graph vs in-process SPS, and prior-service latency/throughput vs env step rate."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--task', default='reach-v3')
+    parser.add_argument('--backbone', choices=('tiny', 'minilm'), default='minilm')
+    parser.add_argument('--num-envs', type=int, default=4)
+    parser.add_argument('--num-steps', type=int, default=256)
+    parser.add_argument('--minibatch-size', type=int, default=256)
+    parser.add_argument('--update-epochs', type=int, default=4)
+    parser.add_argument('--updates', type=int, default=5)
+    parser.add_argument('--beta', type=float, default=0.1)
+    parser.add_argument('--seconds', type=float, default=3.0, help='per latency measurement')
+    parser.add_argument('--timeout', type=float, default=900.0)
+    args = parser.parse_args()
+    configure_ros_environment(domain_id=int(os.environ.get('ROS_DOMAIN_ID')
+                                            or random_domain_id()), localhost_only=True)
+    with tempfile.TemporaryDirectory(prefix='bench_graph_') as tmp:
+        work = Path(tmp)
+        prior_dir = make_prior(work, args.task, args.backbone)
+        print(f'task {args.task}, {args.backbone} prior, {args.num_envs} envs x '
+              f'{args.num_steps} steps, {args.update_epochs} epochs, beta {args.beta}, '
+              f'{args.updates} updates (first excluded), load average {os.getloadavg()[0]:.1f}')
+        local = in_process_sps(args, prior_dir)
+        print(f'in-process PPO      {local:9.1f} steps/s')
+        remote = graph_sps(args, prior_dir, work)
+        print(f'graph (3 processes) {remote:9.1f} steps/s   ratio {remote / local:.2f}x '
+              '(goal >= 0.9x)')
+        env_rate = env_step_rate(args.task, args.seconds)
+        print(f'raw env, one {args.task} env: {env_rate:9.1f} steps/s')
+        print('prior service  batch   p50 ms   p99 ms   states/s   vs env rate')
+        for batch, p50, p99, rate in prior_service_numbers(prior_dir, args.task, args.seconds):
+            print(f'               {batch:5d} {p50:8.2f} {p99:8.2f} {rate:10.1f}   '
+                  f'{rate / env_rate:5.2f}x (goal >= 1.0x)')
+
+
+if __name__ == '__main__':
+    main()
