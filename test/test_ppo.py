@@ -90,6 +90,23 @@ def test_prior_queried_once_per_rollout_with_raw_observations_and_instructions()
     assert all(np.isfinite(h['lago/kl_prior']) and h['lago/beta'] == 0.5 for h in agent.history)
 
 
+@pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
+def test_prior_subset_is_drawn_per_rollout_and_still_pulls_toward_the_prior(env_id):
+    prior = FakePrior(discrete=env_id == 'CartPole-v1')
+    config = dict(num_steps=64, minibatch_size=64, update_epochs=4, learning_rate=3e-3)
+    guided = PPO(small_config(beta=1.0, prior_states=24, **config), make_envs(env_id),
+                 prior).learn(6 * 128)
+    assert [len(obs) for obs, _ in prior.calls] == [24] * 6
+    first, second = (obs for obs, _ in prior.calls[:2])
+    assert not np.array_equal(first, second)
+    rows = guided.buffer.prior_row
+    assert (rows >= 0).sum() == 24 and sorted(rows[rows >= 0].tolist()) == list(range(24))
+    raw_obs = guided.buffer.raw_obs.reshape(-1, guided.policy.obs_dim)
+    assert np.array_equal(raw_obs[(rows >= 0).numpy()], prior.calls[-1][0])
+    initial = prior_kl_on(PPO(small_config(), make_envs(env_id)), prior, raw_obs)
+    assert prior_kl_on(guided, prior, raw_obs) < 0.5 * initial
+
+
 def test_learn_callback_sees_every_update_and_can_stop_training(tmp_path):
     seen = []
 

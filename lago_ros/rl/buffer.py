@@ -41,6 +41,8 @@ class RolloutBuffer:
         self.advantages = torch.zeros(shape)
         self.returns = torch.zeros(shape)
         self.prior: Optional[DistParams] = None
+        # Row of each flat state in `prior`, -1 where the prior was not evaluated on it.
+        self.prior_row: Optional[Tensor] = None
 
     def add(self, t: int, obs: Tensor, raw_obs: np.ndarray, instructions: np.ndarray,
             action: Tensor, log_prob: Tensor, value: Tensor) -> None:
@@ -85,7 +87,4 @@ class RolloutBuffer:
                 'actions': self.actions.reshape((n,) + tuple(self.actions.shape[2:])),
                 'log_probs': self.log_probs.reshape(n), 'values': self.values.reshape(n),
                 'advantages': self.advantages.reshape(n), 'returns': self.returns.reshape(n)}
-        if self.prior is not None:
-            for i, p in enumerate(self.prior):
-                data[f'prior_{i}'] = p
         return data

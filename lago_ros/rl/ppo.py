@@ -106,6 +106,10 @@ class PPOConfig:
     """env steps to reach the floor (linear) or half-life of the gap to it (exponential)"""
     kl_direction: str = 'reverse'
     """'reverse' = KL(pi || prior) (mode-seeking), 'forward' = KL(prior || pi)"""
+    prior_states: int = 512
+    """
+    states per rollout the prior is evaluated on, drawn uniformly (0: all); the KL term is a
+    mean over states, so a subset estimates it without bias at a fraction of the prior's cost"""
     min_prior_std: float = 0.05
     """floor on the prior's Gaussian std, so a confident prior cannot blow up the KL"""
     success_window: int = 100
@@ -280,10 +284,16 @@ class PPO:
         if self.prior is None or beta == 0:
             return False
         n = self.batch_size
-        output = self.prior(buf.raw_obs.reshape(n, -1), list(buf.instructions.reshape(n)))
+        rows = torch.arange(n)
+        if 0 < self.config.prior_states < n:
+            rows = torch.randperm(n, generator=self.generator)[:self.config.prior_states].sort()[0]
+        output = self.prior(buf.raw_obs.reshape(n, -1)[rows.numpy()],
+                            list(buf.instructions.reshape(n)[rows.numpy()]))
         if output is None:
             return False
-        buf.prior = self.prior_params(output, n)
+        buf.prior = self.prior_params(output, len(rows))
+        buf.prior_row = torch.full((n,), -1, dtype=torch.long)
+        buf.prior_row[rows] = torch.arange(len(rows))
         return True
 
     def prior_params(self, output: Any, n: int) -> DistParams:
@@ -363,8 +373,11 @@ class PPO:
         entropy_mean = entropy.mean()
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
         stats = {}
-        if prior is not None:
-            kl = policy_prior_kl(params, tuple(p[idx] for p in prior), cfg.kl_direction).mean()
+        rows = self.buffer.prior_row[idx] if prior is not None else None
+        if rows is not None and (rows >= 0).any():
+            has = rows >= 0
+            kl = policy_prior_kl(tuple(p[has] for p in params),
+                                 tuple(p[rows[has]] for p in prior), cfg.kl_direction).mean()
             loss = loss + beta * kl
             stats['lago/kl_prior'] = kl.item()
         self.optimizer.zero_grad()
