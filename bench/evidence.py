@@ -47,15 +47,16 @@ class TaskStudy:
 
 
 META_PPO = {'num_steps': 512, 'update_epochs': 10, 'minibatch_size': 256,
-            'normalize_reward': False, 'reward_scale': 0.1}
+            'normalize_reward': False, 'reward_scale': 0.1, 'prior_states': 256}
 CLEVR_PPO = {'num_steps': 256, 'update_epochs': 4, 'minibatch_size': 256, 'ent_coef': 0.01,
-             'normalize_reward': False, 'reward_scale': 1.0, 'normalize_obs': False}
+             'normalize_reward': False, 'reward_scale': 1.0, 'normalize_obs': False,
+             'prior_states': 256}
 STUDY = [
     TaskStudy('reach-v3', 100_000, 10, META_PPO, 0.1,
               'success at any step of a 500-step episode (deterministic policy)'),
     TaskStudy('push-v3', 100_000, 10, META_PPO, 0.1,
               'success at any step of a 500-step episode (deterministic policy)'),
-    TaskStudy('clevr-robot', 50_000, 300, CLEVR_PPO, 0.1,
+    TaskStudy('clevr-robot', 50_000, 150, CLEVR_PPO, 0.1,
               'plain relation test holding at any step of a 50-step episode (deterministic policy)'),
 ]
 SEEDS = (0, 1, 2)
@@ -88,7 +89,8 @@ def prepare_prior(study: TaskStudy, work: Path, backbone: str, quick: bool) -> P
             path = str(tiny_random_backbone(work / 'tiny_backbone'))
         start = time.perf_counter()
         _, history = train_prior(load_demos(demos), PriorConfig(task=study.task, backbone=path),
-                                 BCConfig(epochs=2 if quick else 20, patience=4, seed=0),
+                                 BCConfig(epochs=2 if quick else 15, patience=4, seed=0,
+                                          select_by='metric'),
                                  out_dir=prior_dir)
         LOG.info('prior %s for %s: %d epochs in %.0f s', backbone, study.task, len(history),
                  time.perf_counter() - start)
