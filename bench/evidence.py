@@ -57,7 +57,8 @@ STUDY = [
     TaskStudy('push-v3', 100_000, 10, META_PPO, 0.1,
               'success at any step of a 500-step episode (deterministic policy)'),
     TaskStudy('clevr-robot', 50_000, 150, CLEVR_PPO, 0.1,
-              'plain relation test holding at any step of a 50-step episode (deterministic policy)'),
+              'plain relation test holding at any step of a 50-step episode '
+              '(deterministic policy)'),
 ]
 SEEDS = (0, 1, 2)
 EVAL_EPISODES = 20
