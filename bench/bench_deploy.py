@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Deploy path speed: ONNX vs torch eager at batch 1, and observation->command latency.
+"""
+Deploy path speed: ONNX vs torch eager at batch 1, and observation->command latency.
 
 1. Policy inference for one observation: the exported ONNX graph (onnxruntime, one thread) vs
    the torch path the trainer uses (normaliser + ActorCritic.deterministic_action, eager).
@@ -151,7 +152,7 @@ def latency(policy_path: Path, n: int) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Export a reach-v3-sized policy to a temp folder and print both measurements."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='fewer repetitions')
     args = parser.parse_args(argv)
     from lago_ros.ros_env import configure_ros_environment, random_domain_id

@@ -20,7 +20,8 @@ TASKS = {'reach-v3': False, 'clevr-robot': True}
 
 
 def make_agent(task: str, seed: int = 0, hidden_sizes: tuple = (32, 32)) -> PPO:
-    """A PPO agent for `task` with perturbed weights and fitted normaliser statistics.
+    """
+    A PPO agent for `task` with perturbed weights and fitted normaliser statistics.
 
     Fresh policies output near-constant actions (small last-layer init); perturbing the actor
     makes the parity test cover the whole action range, clipping included.

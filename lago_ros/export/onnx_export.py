@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Export a PPO checkpoint to one self-contained ONNX policy plus a metadata JSON beside it.
+"""
+Export a PPO checkpoint to one self-contained ONNX policy plus a metadata JSON beside it.
 
 The graph maps raw env observations ('observation', float32 (batch, obs_dim)) to env actions
 ('action'): observation normalisation (mean/std, clip) and action post-processing (clip to the
@@ -45,7 +46,8 @@ def _array(state: Dict[str, Any], key: str) -> np.ndarray:
 
 
 def actor_layers(policy_state: Dict[str, Any]) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Return the actor MLP's (weight (out, in), bias (out,)) pairs in order, from a state dict.
+    """
+    Return the actor MLP's (weight (out, in), bias (out,)) pairs in order, from a state dict.
 
     ActorCritic's actor is Linear, Tanh, Linear, ..., Linear: its Linear layers sit at the even
     indices of `actor.<i>.weight`. A state dict of any other shape is rejected.
@@ -57,7 +59,7 @@ def actor_layers(policy_state: Dict[str, Any]) -> List[Tuple[np.ndarray, np.ndar
                           'MLP (Linear layers at actor.0, actor.2, ...)')
     layers = [(_array(policy_state, f'actor.{i}.weight'), _array(policy_state, f'actor.{i}.bias'))
               for i in indices]
-    for (w_prev, _), (w_next, _) in zip(layers[:-1], layers[1:]):
+    for (w_prev, _), (w_next, _) in zip(layers[:-1], layers[1:], strict=True):
         if w_prev.shape[0] != w_next.shape[1]:
             raise ExportError(f'actor layer sizes do not chain: {w_prev.shape} then '
                               f'{w_next.shape}')
@@ -66,7 +68,8 @@ def actor_layers(policy_state: Dict[str, Any]) -> List[Tuple[np.ndarray, np.ndar
 
 def _normalisation_nodes(normalizer_state: Dict[str, Any], obs_dim: int
                          ) -> Tuple[List[onnx.NodeProto], List[onnx.TensorProto], str, Dict]:
-    """Nodes computing clip((obs - mean) / std, -clip, clip); none if the normaliser is off.
+    """
+    Nodes computing clip((obs - mean) / std, -clip, clip); none if the normaliser is off.
 
     Like ObservationNormalizer.normalize, the arithmetic is in float64 and the result is cast to
     float32, so the exported normalisation is bit-identical to the one used in training.
@@ -192,7 +195,8 @@ def _check_against_task(task: str, obs_dim: int, action_dim: int, discrete: bool
 def export_policy(checkpoint: PathLike, out_path: PathLike, opset: int = 17,
                   deterministic: bool = True, task: Optional[str] = None,
                   extra_output: bool = True) -> Tuple[Path, Path]:
-    """Export the deterministic policy of a PPO checkpoint; return (onnx_path, metadata_path).
+    """
+    Export the deterministic policy of a PPO checkpoint; return (onnx_path, metadata_path).
 
     Both files are written atomically; the metadata records the task, shapes, observation and
     action layouts, the opset, and sha256 sums of the source checkpoint and of the ONNX file.

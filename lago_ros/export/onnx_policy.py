@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Run an exported ONNX policy with onnxruntime and numpy only (no torch), checking its inputs.
+"""
+Run an exported ONNX policy with onnxruntime and numpy only (no torch), checking its inputs.
 
 This is what the deploy node loads on a robot computer. It reads the metadata JSON beside the
 ONNX file, refuses a pair whose sha256 does not match (a policy file swapped under its metadata),
@@ -46,7 +47,8 @@ def sha256_of(path: PathLike) -> str:
 
 
 def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
-    """Session options for batch-1 control loops.
+    """
+    Session options for batch-1 control loops.
 
     A policy MLP is a few microseconds of arithmetic: extra threads only add hand-off latency and
     compete with the ROS executor for cores, so the default is one thread, sequential execution
@@ -136,10 +138,11 @@ class OnnxPolicy:
     def run(self, observation: Any) -> Dict[str, np.ndarray]:
         """Return every graph output (batched) for validated observation(s)."""
         outputs = self.session.run(None, {INPUT_NAME: self.validate(observation)})
-        return dict(zip(self.output_names, outputs))
+        return dict(zip(self.output_names, outputs, strict=True))
 
     def act(self, observation: Any) -> np.ndarray:
-        """Return the action for one observation (obs_dim,) or a batch (batch, obs_dim).
+        """
+        Return the action for one observation (obs_dim,) or a batch (batch, obs_dim).
 
         Continuous: float32 (action_dim,) / (batch, action_dim); discrete: int64 () / (batch,).
         """

@@ -1,12 +1,14 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Deploy node: run an exported ONNX policy on a robot (or the sim bridge) with safety guards.
+"""
+Deploy node: run an exported ONNX policy on a robot (or the sim bridge) with safety guards.
 
 A lifecycle node: `configure` loads the policy and creates the interfaces, `activate` starts
 commanding. Inputs (sensor-data QoS): a flat observation array, a JointState plus a flat topic
-of task inputs assembled by a YAML mapping, or env 0 of a lago_interfaces/VecStep. Outputs
-(reliable, keep-last 1): Float64MultiArray for forward_command_controller, JointTrajectory,
-TwistStamped for MoveIt Servo (+ a Float64 gripper command), or VecAction for the sim bridge.
+of task inputs assembled by a YAML mapping, or env 0 of a lago_interfaces/VecStep (reliable,
+lockstep with the sim bridge). Outputs (reliable, keep-last 1): Float64MultiArray for
+forward_command_controller, JointTrajectory, TwistStamped for MoveIt Servo (+ a Float64 gripper
+command), or VecAction for the sim bridge.
 
 Guards: an observation watchdog (stale -> zero for velocity commands, hold for positions),
 invalid observations (NaN/Inf, wrong size) never produce a command, clamping and per-tick rate
@@ -117,7 +119,8 @@ def _indices(items: Any, name: str) -> List[int]:
 
 
 class ObservationAssembler:
-    """Build flat observations from a JointState and a flat task-input array (ROS-free).
+    """
+    Build flat observations from a JointState and a flat task-input array (ROS-free).
 
     `mapping` (parsed YAML) has up to three entries; together their `obs_indices` must cover
     every observation index exactly once:
@@ -166,7 +169,10 @@ class ObservationAssembler:
         if len(extra) != len(self.extra_idx):
             raise ObservationError(f'task inputs have {len(extra)} values; the mapping expects '
                                    f'{len(self.extra_idx)}')
-        lookup = dict(zip(names, values))
+        if len(values) != len(names):
+            raise ObservationError(f'JointState has {len(names)} names but {len(values)} '
+                                   f'{self.joint_field} values; expected one per name')
+        lookup = dict(zip(names, values, strict=True))
         missing = [n for n in self.joint_names if n not in lookup]
         if missing:
             raise ObservationError(f'JointState lacks {self.joint_field} of joints {missing}')
@@ -180,7 +186,8 @@ class ObservationAssembler:
 
 
 class CommandShaper:
-    """Clamp actions to limits and limit their change per tick (ROS-free).
+    """
+    Clamp actions to limits and limit their change per tick (ROS-free).
 
     Velocity commands start from zero; position commands have no reference before the first one.
     """
@@ -208,7 +215,7 @@ class CommandShaper:
         return command
 
     def safe(self) -> Optional[np.ndarray]:
-        """The fault command: zero velocity, or hold the last position (None if none yet)."""
+        """Return the fault command: zero velocity, or the last position (None if none yet)."""
         if self.velocity:
             self.last = np.zeros_like(self.low)
         return None if self.last is None else self.last.copy()
@@ -562,7 +569,8 @@ def make_node() -> DeployNode:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Console script `deploy`.
+    """
+    Console script `deploy`.
 
     Spins a SingleThreadedExecutor rather than params.spin_node's EventsExecutor: with rclpy 9.1.2
     from the wheels, EventsExecutor.spin() never fires this node's control timer (watchdog,
