@@ -36,7 +36,7 @@ trainer:
   ros__parameters:
     prior_chunk_size: 48
     step_timeout: 60.0
-    prior_timeout: 60.0
+    prior_timeout: 20.0
     checkpoint_every: 1
     eval_episodes: 2
     ppo:
@@ -216,3 +216,112 @@ def test_training_graph_survives_losing_its_prior(ros_node, prior_dir, tmp_path)
     assert [m.update for m in metrics] == list(range(1, 8))
     last = dict(zip(metrics[-1].names, metrics[-1].values))
     assert metrics[-1].global_step == 448 and last['lago/guidance_active'] == 0.0
+
+
+class _CountingBackend:
+    """Two fake reach-v3 envs: observation = step count; env 1's episode ends every 3 steps."""
+
+    task, num_envs, obs_dim, action_type, action_dim = 'reach-v3', 2, OBS_DIM, 'continuous', 4
+
+    def __init__(self):
+        self.t = 0
+        self.actions = []
+
+    def _result(self, done):
+        from lago_ros.nodes.sim_bridge import StepResult
+
+        obs = np.full((2, OBS_DIM), self.t, np.float32)
+        final = np.zeros_like(obs)
+        final[1] = -1.0 if done else 0.0
+        flags = np.array([False, done])
+        return StepResult(obs, final, np.array([1.0, 2.0], np.float32), flags,
+                          np.zeros(2, bool), flags.copy(), ['a', 'b'])
+
+    def reset(self, seed):
+        self.t = 0
+        return self._result(False)
+
+    def step(self, actions):
+        self.actions.append(actions)
+        self.t += 1
+        return self._result(self.t % 3 == 0)
+
+    def joint_state(self):
+        return None
+
+    def image(self):
+        return None
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def one_process_graph():
+    """A bridge on a fake backend and a RemoteVecEnv sharing one executor and context."""
+    from lago_ros.nodes.remote import RemoteVecEnv
+    from lago_ros.nodes.sim_bridge import SimBridge
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = SingleThreadedExecutor(context=context)
+    bridge = SimBridge(backend=_CountingBackend(), context=context)
+    client = rclpy.create_node('remote_env_test', context=context)
+    executor.add_node(bridge)
+    executor.add_node(client)
+    envs = RemoteVecEnv(client, executor, 'reach-v3', 2, '/sim_bridge', step_timeout=2.0)
+    assert envs.wait_for_bridge(30.0)
+    yield envs, bridge, executor, context
+    client.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def test_remote_vec_env_speaks_the_vector_env_api(one_process_graph):
+    envs, bridge, _, _ = one_process_graph
+    obs, info = envs.reset(seed=3)
+    assert obs.shape == (2, OBS_DIM) and list(info['instruction']) == ['a', 'b']
+    for t in range(1, 4):
+        obs, reward, terminated, truncated, info = envs.step(np.full((2, 4), 0.5))
+    assert (obs == 3).all() and reward.tolist() == [1.0, 2.0]
+    assert terminated.tolist() == [False, True] and not truncated.any()
+    assert info['_final_obs'].tolist() == [False, True] and (info['final_obs'][1] == -1).all()
+    assert info['final_info']['_success'].tolist() == [False, True]
+    assert info['final_info']['success'][1] and not info['_success'][1]
+    assert bridge.backend.actions[-1].shape == (2, 4)
+
+
+def test_restarted_bridge_is_detected_not_mixed_in(one_process_graph):
+    from lago_ros.nodes.remote import BridgeUnavailableError
+    from lago_ros.nodes.sim_bridge import SimBridge
+
+    envs, bridge, executor, context = one_process_graph
+    envs.reset()
+    envs.step(np.zeros((2, 4)))
+    executor.remove_node(bridge)
+    bridge.destroy_node()
+    restarted = SimBridge(backend=_CountingBackend(), context=context)
+    executor.add_node(restarted)
+    assert envs.wait_for_bridge(30.0)
+    with pytest.raises(BridgeUnavailableError, match='did not answer step'):
+        envs.step(np.zeros((2, 4)))
+    assert restarted.backend.actions == []
+    envs.reset()
+    envs.step(np.zeros((2, 4)))
+    assert len(restarted.backend.actions) == 1
+    restarted.destroy_node()
+
+
+@pytest.mark.parametrize('fields, message', [
+    ({'num_envs': 3}, 'num_envs=3'),
+    ({'actions': [0.0] * 7}, 'expected 8'),
+    ({'actions': [float('inf')] + [0.0] * 7}, 'NaN or Inf'),
+])
+def test_bridge_refuses_malformed_actions(fields, message):
+    from lago_interfaces.msg import VecAction
+    from lago_ros.nodes.sim_bridge import ActionMessageError, decode_action
+
+    msg = VecAction(num_envs=2, action_dim=4, actions=[0.0] * 8)
+    for key, value in fields.items():
+        setattr(msg, key, value)
+    with pytest.raises(ActionMessageError, match=re.escape(message)):
+        decode_action(msg, _CountingBackend())

@@ -171,16 +171,20 @@ class Trainer(Node):
         self._wait_for_bridge()
         self.agent = self._build_agent()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        needs_reset = False
         while self.agent.global_step < total:
             step_before = self.agent.global_step
             try:
+                if needs_reset:
+                    self.agent.reset_envs()
+                    needs_reset = False
                 self.agent.learn(min(step_before + self.agent.batch_size, total),
                                  checkpoint_every=self.cfg.checkpoint_every)
             except BridgeUnavailableError as err:
                 self.agent.global_step = step_before
                 self.get_logger().error(f'{err}: discarding the partial rollout')
                 self._wait_for_bridge()
-                self.agent.reset_envs()
+                needs_reset = True
                 continue
             self.publish_metrics()
 
