@@ -214,7 +214,7 @@ def test_training_graph_survives_losing_its_prior(ros_node, prior_dir, tmp_path)
     while len(metrics) < 7 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [m.update for m in metrics] == list(range(1, 8))
-    last = dict(zip(metrics[-1].names, metrics[-1].values))
+    last = dict(zip(metrics[-1].names, metrics[-1].values, strict=True))
     assert metrics[-1].global_step == 448 and last['lago/guidance_active'] == 0.0
 
 
@@ -280,7 +280,7 @@ def test_remote_vec_env_speaks_the_vector_env_api(one_process_graph):
     envs, bridge, _, _ = one_process_graph
     obs, info = envs.reset(seed=3)
     assert obs.shape == (2, OBS_DIM) and list(info['instruction']) == ['a', 'b']
-    for t in range(1, 4):
+    for _ in range(3):
         obs, reward, terminated, truncated, info = envs.step(np.full((2, 4), 0.5))
     assert (obs == 3).all() and reward.tolist() == [1.0, 2.0]
     assert terminated.tolist() == [False, True] and not truncated.any()
