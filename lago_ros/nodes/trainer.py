@@ -112,7 +112,7 @@ def parameter_table() -> Tuple[Param, ...]:
 
 
 class Trainer(Node):
-    """Owns the PPO run: wiring only; the loop is PPO.learn, one update at a time."""
+    """Owns the PPO run: wiring only; the loop is PPO.learn, publishing after each update."""
 
     def __init__(self, executor: SingleThreadedExecutor, **kwargs: Any) -> None:
         """Declare parameters, build the TrainConfig, the remote envs, the prior client and PPO."""
@@ -123,9 +123,6 @@ class Trainer(Node):
         self.config_rows = config_parameters(TrainConfig)
         self.params = declare_parameters(self, parameter_table())
         self.cfg = build_train_config(self.params, self.config_rows)
-        if self.cfg.ppo.anneal_lr:
-            raise ValueError('ppo.anneal_lr is not supported by the trainer node (it runs PPO '
-                             'one update at a time); expected false')
         executor.add_node(self)
         p = self.params
         self.envs = RemoteVecEnv(self, executor, self.cfg.task, self.cfg.num_envs, p['bridge'],
@@ -155,38 +152,36 @@ class Trainer(Node):
             return agent
         return PPO(self.cfg.ppo, self.envs, self.prior, self.run_dir, task=self.cfg.task)
 
-    def publish_metrics(self) -> None:
-        """Publish the latest update's scalars on ~/metrics."""
-        stats = dict(self.agent.history[-1])
-        msg = TrainingMetrics(global_step=int(stats.pop('global_step')),
-                              update=self.agent.update_index)
+    def publish_metrics(self, agent: Any, stats: dict) -> None:
+        """Publish one update's scalars on ~/metrics (PPO.learn's per-update callback)."""
+        stats = dict(stats)
+        msg = TrainingMetrics(global_step=int(stats.pop('global_step', agent.global_step)),
+                              update=agent.update_index)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.names = list(stats)
         msg.values = [float(v) for v in stats.values()]
         self.metrics_pub.publish(msg)
+        self._completed_step = agent.global_step
 
     def train(self) -> None:
-        """Run PPO update by update until the budget is spent, surviving bridge outages."""
-        total = self.cfg.total_timesteps
+        """Run PPO over the whole budget, surviving bridge outages.
+
+        A rollout cut short by a lost bridge is discarded (its steps are not counted), and
+        training resumes on freshly reset envs once a bridge answers again.
+        """
         self._wait_for_bridge()
         self.agent = self._build_agent()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        needs_reset = False
-        while self.agent.global_step < total:
-            step_before = self.agent.global_step
+        self._completed_step = self.agent.global_step
+        while self.agent.global_step < self.cfg.total_timesteps:
             try:
-                if needs_reset:
-                    self.agent.reset_envs()
-                    needs_reset = False
-                self.agent.learn(min(step_before + self.agent.batch_size, total),
-                                 checkpoint_every=self.cfg.checkpoint_every)
+                self.agent.learn(self.cfg.total_timesteps, self.cfg.checkpoint_every,
+                                 callback=self.publish_metrics)
             except BridgeUnavailableError as err:
-                self.agent.global_step = step_before
+                self.agent.global_step = self._completed_step
                 self.get_logger().error(f'{err}: discarding the partial rollout')
                 self._wait_for_bridge()
-                needs_reset = True
-                continue
-            self.publish_metrics()
+                self.agent.reset_envs()
 
     def evaluate(self) -> Any:
         """Deterministic evaluation on the bridge's envs; logs the `eval:` line."""
