@@ -156,7 +156,7 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
 
 
 def curve(run_dir: Path, key: str) -> tuple[list[float], list[float]]:
-    """(steps, values) of one metric from a run's metrics.csv, skipping empty cells."""
+    """Return (steps, values) of one metric from a run's metrics.csv, skipping empty cells."""
     steps, values = [], []
     with open(run_dir / 'metrics.csv') as handle:
         for row in csv.DictReader(handle):

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The `lago` command: experiments from YAML configs, export, and the pip-only graph launcher.
+"""
+The `lago` command: experiments from YAML configs, export, and the pip-only graph launcher.
 
 Each subcommand is a thin parser over a core function; heavy modules are imported only by the
 subcommand that needs them, so `lago tasks` answers instantly.

@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Process environment for ROS 2 from pip wheels: ament index path and local-only discovery.
+"""
+Process environment for ROS 2 from pip wheels: ament index path and local-only discovery.
 
 Called wherever the package starts (nodes, the `lago` CLI, tests) before rclpy initialises. A user
 with a sourced ROS install keeps their settings: we only add what is missing.
@@ -16,13 +17,14 @@ LOCALHOST = 'LOCALHOST'
 
 
 def venv_prefix() -> Path:
-    """Return the prefix whose share/ holds pip-installed ROS packages (the virtual environment)."""
+    """Return the prefix whose share/ holds pip-installed ROS packages (the venv)."""
     return Path(sys.prefix)
 
 
 def configure_ros_environment(domain_id: Optional[int] = None,
                               localhost_only: Optional[bool] = None) -> dict:
-    """Make ament_index find pip-installed packages and keep DDS traffic on this machine.
+    """
+    Make ament_index find pip-installed packages and keep DDS traffic on this machine.
 
     `localhost_only=None` keeps a discovery range the user already set and defaults to LOCALHOST;
     a real robot network sets ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET itself (see README).

@@ -16,7 +16,8 @@ PathLike = Union[str, os.PathLike]
 
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = 'wb') -> Iterator:
-    """Open a temp file beside `path`; on success fsync it and rename it over `path`.
+    """
+    Open a temp file beside `path`; on success fsync it and rename it over `path`.
 
     A crash mid-write leaves the previous file intact, never a truncated one.
     """

@@ -164,7 +164,8 @@ class Trainer(Node):
         self._completed_step = agent.global_step
 
     def train(self) -> None:
-        """Run PPO over the whole budget, surviving bridge outages.
+        """
+        Run PPO over the whole budget, surviving bridge outages.
 
         A rollout cut short by a lost bridge is discarded (its steps are not counted), and
         training resumes on freshly reset envs once a bridge answers again.

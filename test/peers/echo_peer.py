@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""A peer node for the two-process DDS test: echoes a topic and answers QueryPrior requests.
+"""
+A peer node for the two-process DDS test: echoes a topic and answers QueryPrior requests.
 
 The reply's logits are the request's observations doubled, so the test can check the payload
 crossed the process boundary intact.
@@ -32,7 +33,8 @@ class EchoPeer(Node):
         expected = request.batch_size * request.obs_dim
         if len(request.observations) != expected:
             response.ok = False
-            response.error = f'observations has {len(request.observations)} values, expected {expected}'
+            response.error = (f'observations has {len(request.observations)} values, '
+                              f'expected {expected}')
             return response
         response.ok = True
         response.action_type = 'discrete'
