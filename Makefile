@@ -41,9 +41,11 @@ test: venv
 	exit $$rc
 
 bench: venv
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(ROS_ENV) $(PY) -m bench.run
 
 bench-quick: venv
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(ROS_ENV) $(PY) -m bench.run --quick
 
 lint: venv

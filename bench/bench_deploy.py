@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -69,8 +69,8 @@ def time_calls(fn, n: int) -> List[float]:
     return times
 
 
-def inference(policy_path: Path, agent, n: int) -> None:
-    """Print batch-1 inference times of ONNX and torch eager."""
+def inference(policy_path: Path, agent, n: int) -> Dict[str, float]:
+    """Print and return batch-1 inference times (us) of ONNX and torch eager."""
     import torch
 
     from lago_ros.export.onnx_policy import OnnxPolicy
@@ -85,6 +85,7 @@ def inference(policy_path: Path, agent, n: int) -> None:
     print(f'inference batch 1 (median of {n}): OnnxPolicy.act {onnx_us:.1f} us (with input '
           f'checks), bare session.run {run_us:.1f} us, torch eager {torch_us:.1f} us; speed-up '
           f'{torch_us / onnx_us:.1f}x (act) / {torch_us / run_us:.1f}x (run) (goal >= 5x)')
+    return {'onnx_act_us': onnx_us, 'onnx_run_us': run_us, 'torch_us': torch_us}
 
 
 def round_trips(node, executor, pub, out: list, obs: np.ndarray, n: int) -> List[float]:
@@ -105,8 +106,8 @@ def round_trips(node, executor, pub, out: list, obs: np.ndarray, n: int) -> List
     return times
 
 
-def latency(policy_path: Path, n: int) -> None:
-    """Print observation->command latency through the deploy node and a bare echo."""
+def latency(policy_path: Path, n: int) -> Dict[str, float]:
+    """Print and return the obs->command times (us) through the deploy node and a bare echo."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import Float32MultiArray, Float64MultiArray
@@ -143,6 +144,8 @@ def latency(policy_path: Path, n: int) -> None:
         print(f'obs->command latency (median of {len(results["deploy"])}): deploy node '
               f'{deploy:.0f} us (p99 {p99["deploy"]:.0f}), bare rclpy round trip {echo:.0f} us '
               f'(p99 {p99["echo"]:.0f}), ratio {deploy / echo:.2f}x (goal <= 2x)')
+        return {'deploy_us': deploy, 'echo_us': echo, 'deploy_p99_us': p99['deploy'],
+                'echo_p99_us': p99['echo']}
     finally:
         peer.terminate()
         peer.wait(timeout=10)
@@ -150,11 +153,8 @@ def latency(policy_path: Path, n: int) -> None:
         rclpy.shutdown()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Export a reach-v3-sized policy to a temp folder and print both measurements."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument('--quick', action='store_true', help='fewer repetitions')
-    args = parser.parse_args(argv)
+def measure(quick: bool = False) -> Dict[str, float]:
+    """Export a reach-v3-sized policy to a temp folder; print and return both measurements."""
     from lago_ros.ros_env import configure_ros_environment, random_domain_id
 
     configure_ros_environment(domain_id=int(os.environ.get('ROS_DOMAIN_ID') or
@@ -166,8 +166,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         agent = make_agent('reach-v3', hidden_sizes=(64, 64))  # PPOConfig's default size
         agent.policy.eval()
         policy_path = export_agent(agent, 'reach-v3', Path(folder))
-        inference(policy_path, agent, 500 if args.quick else 5000)
-        latency(policy_path, 200 if args.quick else 1000)
+        result = inference(policy_path, agent, 500 if quick else 5000)
+        result.update(latency(policy_path, 200 if quick else 1000))
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse the command line and run both measurements."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='fewer repetitions')
+    measure(parser.parse_args(argv).quick)
     return 0
 
 

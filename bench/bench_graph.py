@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -159,7 +160,8 @@ def prior_service_numbers(prior_dir: Path, task: str, seconds: float) -> list:
                     raise RuntimeError(f'query of batch {batch} failed')
                 latencies.append(time.perf_counter() - t)
             ms = np.asarray(latencies[1:]) * 1e3
-            rows.append((batch, *np.percentile(ms, [50, 99]), batch * 1e3 / ms.mean()))
+            p50, p99 = (float(x) for x in np.percentile(ms, [50, 99]))
+            rows.append((batch, p50, p99, float(batch * 1e3 / ms.mean())))
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
@@ -185,8 +187,8 @@ def env_step_rate(task: str, seconds: float) -> float:
     return rate
 
 
-def main() -> None:
-    """Print graph vs in-process SPS, and prior-service latency/throughput vs env step rate."""
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line; --quick shortens the run to a smoke-sized budget."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--task', default='reach-v3')
     parser.add_argument('--backbone', choices=('tiny', 'minilm'), default='minilm')
@@ -198,26 +200,48 @@ def main() -> None:
     parser.add_argument('--beta', type=float, default=0.1)
     parser.add_argument('--seconds', type=float, default=3.0, help='per latency measurement')
     parser.add_argument('--timeout', type=float, default=900.0)
-    args = parser.parse_args()
+    parser.add_argument('--quick', action='store_true',
+                        help='3 updates and 1 s per latency measurement')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.updates, args.seconds = 3, 1.0
+    return args
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run all three measurements; return their numbers (prior rows: batch, p50, p99, rate)."""
     configure_ros_environment(domain_id=int(os.environ.get('ROS_DOMAIN_ID')
                                             or random_domain_id()), localhost_only=True)
     with tempfile.TemporaryDirectory(prefix='bench_graph_') as tmp:
         work = Path(tmp)
         prior_dir = make_prior(work, args.task, args.backbone)
-        print(f'task {args.task}, {args.backbone} prior, {args.num_envs} envs x '
-              f'{args.num_steps} steps, {args.update_epochs} epochs, beta {args.beta}, '
-              f'{args.updates} updates (first excluded), load average {os.getloadavg()[0]:.1f}')
         local = in_process_sps(args, prior_dir)
-        print(f'in-process PPO      {local:9.1f} steps/s')
         remote = graph_sps(args, prior_dir, work)
-        print(f'graph (3 processes) {remote:9.1f} steps/s   ratio {remote / local:.2f}x '
-              '(goal >= 0.9x)')
         env_rate = env_step_rate(args.task, args.seconds)
-        print(f'raw env, one {args.task} env: {env_rate:9.1f} steps/s')
-        print('prior service  batch   p50 ms   p99 ms   states/s   vs env rate')
-        for batch, p50, p99, rate in prior_service_numbers(prior_dir, args.task, args.seconds):
-            print(f'               {batch:5d} {p50:8.2f} {p99:8.2f} {rate:10.1f}   '
-                  f'{rate / env_rate:5.2f}x (goal >= 1.0x)')
+        rows = prior_service_numbers(prior_dir, args.task, args.seconds)
+    keys = ('batch', 'p50_ms', 'p99_ms', 'states_per_s')
+    return {'in_process_sps': local, 'graph_sps': remote, 'env_steps_per_s': env_rate,
+            'prior_service': [dict(zip(keys, row, strict=True)) for row in rows]}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Print graph vs in-process SPS, and prior-service latency/throughput vs env step rate."""
+    args = parse_args(argv)
+    print(f'task {args.task}, {args.backbone} prior, {args.num_envs} envs x '
+          f'{args.num_steps} steps, {args.update_epochs} epochs, beta {args.beta}, '
+          f'{args.updates} updates (first excluded), load average {os.getloadavg()[0]:.1f}')
+    result = measure(args)
+    local, remote = result['in_process_sps'], result['graph_sps']
+    print(f'in-process PPO      {local:9.1f} steps/s')
+    print(f'graph (3 processes) {remote:9.1f} steps/s   ratio {remote / local:.2f}x '
+          '(goal >= 0.9x)')
+    env_rate = result['env_steps_per_s']
+    print(f'raw env, one {args.task} env: {env_rate:9.1f} steps/s')
+    print('prior service  batch   p50 ms   p99 ms   states/s   vs env rate')
+    for row in result['prior_service']:
+        print(f'               {row["batch"]:5d} {row["p50_ms"]:8.2f} {row["p99_ms"]:8.2f} '
+              f'{row["states_per_s"]:10.1f}   {row["states_per_s"] / env_rate:5.2f}x '
+              '(goal >= 1.0x)')
 
 
 if __name__ == '__main__':
