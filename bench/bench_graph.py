@@ -220,7 +220,8 @@ def measure(args: argparse.Namespace) -> dict:
         env_rate = env_step_rate(args.task, args.seconds)
         rows = prior_service_numbers(prior_dir, args.task, args.seconds)
     keys = ('batch', 'p50_ms', 'p99_ms', 'states_per_s')
-    return {'in_process_sps': local, 'graph_sps': remote, 'env_steps_per_s': env_rate,
+    return {'num_envs': args.num_envs, 'backbone': args.backbone,
+            'in_process_sps': local, 'graph_sps': remote, 'env_steps_per_s': env_rate,
             'prior_service': [dict(zip(keys, row, strict=True)) for row in rows]}
 
 

@@ -284,7 +284,8 @@ def remedies(figures: List[Figure], results: Dict[str, dict]) -> List[str]:
         share = vanilla['  of which env.step'] / vanilla['whole learn() call']
         bound = results['sb3']['ours_sps'] / share / results['sb3']['sb3_sps']
         notes['P1'] = (
-            f'P1: env.step is {100 * share:.0f}% of our vanilla loop and SB3 steps the same '
+            f'P1: env.step is {100 * share:.0f}% of our vanilla loop (profiled; the profiler '
+            'inflates Python-heavy code such as the envs) and SB3 steps the same '
             f'MuJoCo envs, so even a learner that cost nothing would reach about {bound:.1f}x '
             'SB3 on this machine. What is left to win: step the envs in worker processes '
             '(gymnasium AsyncVectorEnv) so stepping overlaps the policy forward on a machine '
@@ -304,26 +305,45 @@ def remedies(figures: List[Figure], results: Dict[str, dict]) -> List[str]:
             'int8 dynamic quantisation of those layers, fewer soft tokens or shorter '
             'instructions, a smaller backbone, or evaluating the prior of rollout k while '
             'rollout k+1 is collected (the prior service on the second core).')
-    notes['P3'] = (
-        'P3: in the graph every vector step is a VecStep/VecAction message round trip between '
-        'the trainer and the bridge, plus the prior query over DDS; on two cores the three '
-        'processes also compete for CPU. Batching several steps per message, or running the '
-        'prior query in parallel with the next rollout, would close the gap.')
-    notes['P4'] = (
-        'P4: one MiniLM forward pass is the floor of the service latency and throughput (see '
-        'the scaling table: ms per state at batch 1 and 256). Closing it needs a cheaper '
-        'forward: a smaller backbone (the tiny BERT is an order of magnitude cheaper), ONNX '
-        'Runtime with int8 weights, more torch threads on an idle machine, or several service '
-        'processes. With prior_states the trainer needs only prior_states / rollout size of '
-        'the env rate, e.g. 0.25x for 512 of 2048 states.')
-    notes['P5'] = (
-        'P5: OnnxPolicy.act checks its input on every call; the bare session.run number shows '
-        'the runtime itself. Validating shape and dtype once per topic subscription instead of '
-        'per call would bring act close to session.run.')
+    graph = results['graph']
+    if 'error' not in graph:
+        envs = graph['num_envs']
+        extra = 1e3 * envs * (1 / graph['graph_sps'] - 1 / graph['in_process_sps'])
+        notes['P3'] = (
+            f'P3: the graph adds {extra:.1f} ms per vector step ({envs} envs): every step is a '
+            'VecAction/VecStep round trip trainer <-> bridge through Python rclpy executors, '
+            'and on two cores the three processes compete for CPU. An action depends on the '
+            'latest observation, so steps cannot be batched; more envs per bridge spread the '
+            'fixed round trip over more transitions, and querying the prior for rollout k '
+            'while rollout k+1 is collected hides the service call.')
+    prior = {(r['backbone'], r['batch']): r['ms_per_state']
+             for r in results['scaling'].get('prior', [])}
+    if ('MiniLM-L6', 1) in prior and ('tiny random BERT', 1) in prior:
+        notes['P4'] = (
+            f'P4: the MiniLM forward alone costs {prior["MiniLM-L6", 1]:.1f} ms for one state '
+            f'and {prior["MiniLM-L6", 256]:.2f} ms per state at batch 256 on one thread '
+            '(scaling table), so neither goal is reachable with MiniLM on this machine '
+            f'whatever the transport; the tiny BERT costs {prior["tiny random BERT", 1]:.1f} '
+            f'and {prior["tiny random BERT", 256]:.3f} ms. What would close it: a smaller '
+            'backbone, the prior exported to ONNX Runtime with int8 weights, more threads or '
+            'service processes on a machine with idle cores. Note that with prior_states the '
+            'trainer needs only prior_states / rollout size of the env rate (0.25x for 512 of '
+            '2048 states).')
+    deploy = results['deploy']
+    if 'error' not in deploy:
+        notes['P5'] = (
+            f'P5: bare session.run takes {deploy["onnx_run_us"]:.1f} us '
+            f'({deploy["torch_us"] / deploy["onnx_run_us"]:.1f}x faster than torch); '
+            f'OnnxPolicy.act adds {deploy["onnx_act_us"] - deploy["onnx_run_us"]:.1f} us of '
+            'numpy input validation (asarray, shape check, element-wise isfinite then all: '
+            'per-call overhead on 39 floats). Keeping the NaN/Inf rejection but doing it in one '
+            'scalar check (math.isfinite of the sum) would bring act within the goal.')
     notes['P6'] = (
-        'P6: a prior that is no better than the policy early on cannot speed learning; more '
-        'or better demonstrations (stage 1), a decaying beta so the pull fades once the policy '
-        'is ahead, and more seeds to separate the curves from noise.')
+        'P6: a LaGO run that ends below vanilla PPO means the KL pull holds the policy near a '
+        'prior that does not solve the task. What would close it: check the prior as a policy '
+        'before stage 2 (its own success rate), more or better demonstrations for stage 1, a '
+        'decaying beta (PPOConfig.beta_schedule) so the pull fades once the policy is ahead, '
+        'and more seeds to separate the curves from noise.')
     missed = dict.fromkeys(f.fid for f in figures if f.met is False)
     return [notes[fid] for fid in missed if fid in notes]
 
@@ -445,6 +465,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--json', type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        if args.json is None:
+            parser.error('--worker needs --json PATH for its numbers')
         worker(args.worker, args.quick, args.json)
         return 0
     from lago_ros.utils import atomic_write
