@@ -108,8 +108,8 @@ def profile_loop(quick: bool) -> dict:
                                   for label, where in PHASES.items()}
         if name == 'lago':
             stream = io.StringIO()
-            pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats('tottime') \
-                .print_stats(15)
+            ordered = pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats('tottime')
+            ordered.print_stats(15)
             lines = stream.getvalue().splitlines()
             start = next(i for i, line in enumerate(lines) if line.lstrip().startswith('ncalls'))
             result['top_tottime'] = [line.rstrip() for line in lines[start:] if line.strip()]
