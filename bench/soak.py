@@ -118,7 +118,7 @@ class SequenceCounter:
                     'errors': int(values.get('errors', 0))}
 
     def new_session(self) -> None:
-        """A new launch (new bridge): actions still pending were never answered."""
+        """Start a new launch (new bridge): actions still pending were never answered."""
         with self.lock:
             self.unanswered += len(self._pending)
             self._pending.clear()

@@ -1,0 +1,309 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""
+R1: property tests of the pure validation functions behind the nodes' inputs.
+
+Each function gets arbitrary (mostly malformed) input and must either accept it with the
+documented guarantees or raise a ValueError subclass with a message; any other exception type
+(AttributeError, TypeError, OverflowError, ...) would crash a node callback or a CLI. The
+strict xfail tests pin bugs found this way; they turn into failures once the code is fixed, so
+the mark can then be removed.
+"""
+
+import contextlib
+import functools
+import io
+import math
+from types import SimpleNamespace
+
+import gymnasium as gym
+from hypothesis import assume, example, given, HealthCheck, settings, strategies as st
+import numpy as np
+import pytest
+import yaml
+
+from lago_interfaces.msg import VecAction  # noqa: I100
+from lago_interfaces.srv import QueryPrior
+from lago_ros.launcher import main as launcher_main
+from lago_ros.nodes.deploy import CommandShaper, DeployConfigError, ObservationAssembler
+from lago_ros.nodes.prior_service import parse_request, QueryError
+from lago_ros.nodes.sim_bridge import ActionMessageError, decode_action
+from lago_ros.rl.experiment import ConfigError, load_config, TrainConfig
+from lago_ros.rl.ppo import PPO, PPOConfig
+
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FLOATS32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
+TEXT = st.text(max_size=12) | st.sampled_from(['reach the goal', '', ' ', '\t', 'push'])
+
+
+# -- prior_service.parse_request
+
+@st.composite
+def query_requests(draw, obs_dim=5, max_batch=8):
+    """QueryPrior requests near the valid ones: sizes off by one, NaN/Inf, odd instructions."""
+    batch = draw(st.integers(0, max_batch + 2) | st.sampled_from([2 ** 32 - 1, 2 ** 20]))
+    dim = draw(st.sampled_from([obs_dim, obs_dim, 0, 1, obs_dim + 1, 2 ** 32 - 1]))
+    count = min(batch * dim, 64) + draw(st.sampled_from([0, 0, 0, -1, 1]))
+    values = draw(st.lists(FLOATS32, min_size=max(count, 0), max_size=max(count, 0)))
+    n_instr = draw(st.sampled_from([0, 1, batch, batch + 1, 2]))
+    instructions = draw(st.lists(TEXT, min_size=min(n_instr, 16), max_size=min(n_instr, 16)))
+    return QueryPrior.Request(instruction=draw(TEXT), instructions=instructions,
+                              batch_size=batch, obs_dim=dim, observations=values)
+
+
+@FUZZ
+@given(query_requests())
+def test_parse_request_accepts_only_well_formed_queries(request):
+    try:
+        observations, instructions = parse_request(request, obs_dim=5, max_batch_size=8)
+    except QueryError as err:
+        assert isinstance(err, ValueError) and str(err)
+        return
+    batch = request.batch_size
+    assert 1 <= batch <= 8 and request.obs_dim == 5
+    assert observations.shape == (batch, 5) and np.isfinite(observations).all()
+    assert len(instructions) in (1, batch) and all(text.strip() for text in instructions)
+
+
+# -- sim_bridge.decode_action
+
+BACKENDS = {
+    'continuous': SimpleNamespace(task='reach-v3', num_envs=3, action_type='continuous',
+                                  action_dim=4),
+    'discrete': SimpleNamespace(task='clevr-robot', num_envs=3, action_type='discrete',
+                                action_dim=40),
+}
+ACTION_VALUES = FLOATS32 | st.integers(-2, 45).map(float) | st.sampled_from([0.5, 39.0, 40.0])
+
+
+@st.composite
+def vec_actions(draw):
+    """VecActions for 3 envs with the right or a wrong shape and arbitrary values."""
+    num_envs = draw(st.sampled_from([3, 3, 0, 2, 4, 2 ** 32 - 1]))
+    action_dim = draw(st.sampled_from([1, 4, 4, 0, 5, 40]))
+    count = draw(st.sampled_from([3, 12, 0, 11, 13]))
+    return VecAction(step_id=draw(st.integers(0, 2 ** 64 - 1)), num_envs=num_envs,
+                     action_dim=action_dim,
+                     actions=draw(st.lists(ACTION_VALUES, min_size=count, max_size=count)))
+
+
+@FUZZ
+@given(vec_actions(), st.sampled_from(sorted(BACKENDS)))
+def test_decode_action_accepts_only_actions_the_envs_can_take(msg, kind):
+    backend = BACKENDS[kind]
+    try:
+        actions = decode_action(msg, backend)
+    except ActionMessageError as err:
+        assert isinstance(err, ValueError) and str(err)
+        return
+    if kind == 'continuous':
+        assert actions.shape == (3, 4) and actions.dtype == np.float32
+        assert np.isfinite(actions).all()
+    else:
+        assert actions.shape == (3,) and actions.dtype == np.int64
+        assert ((actions >= 0) & (actions < 40)).all()
+        np.testing.assert_array_equal(actions, np.asarray(msg.actions))
+
+
+# -- deploy: ObservationAssembler and CommandShaper
+
+INDEX_ITEMS = st.integers(-2, 7) | st.builds('{}:{}'.format, st.integers(-1, 7), st.integers(0, 8))
+INDICES = st.lists(INDEX_ITEMS, max_size=6)
+MAPPINGS = st.fixed_dictionaries({}, optional={
+    'joint_state': st.fixed_dictionaries({}, optional={
+        'names': st.lists(st.sampled_from(['j0', 'j1', 'j2', 'j3']), max_size=4),
+        'field': st.sampled_from(['position', 'velocity', 'effort', 'torque']),
+        'obs_indices': INDICES}),
+    'extra': st.fixed_dictionaries({}, optional={'obs_indices': INDICES}),
+    'previous': st.fixed_dictionaries({}, optional={'obs_indices': INDICES,
+                                                    'from_indices': INDICES}),
+    'unknown': st.just({})})
+
+
+@FUZZ
+@given(MAPPINGS, st.lists(st.sampled_from(['j0', 'j1', 'j2', 'j9']), max_size=4),
+       st.lists(st.floats(-10, 10), max_size=5), st.lists(st.floats(-10, 10), max_size=5))
+@example({'joint_state': {'names': ['j0', 'j1'], 'obs_indices': [0, 1]},
+          'extra': {'obs_indices': ['2:4']}}, ['j1', 'j0'], [1.0, 2.0], [3.0, 4.0])
+def test_observation_assembler_checks_mappings_and_messages(mapping, names, values, extra):
+    try:
+        assembler = ObservationAssembler(4, mapping)
+    except DeployConfigError as err:
+        assert str(err)
+        return
+    covered = assembler.joint_idx + assembler.extra_idx + assembler.prev_idx
+    assert sorted(covered) == [0, 1, 2, 3]
+    try:
+        obs = assembler.assemble(names, values[:len(names)], extra)
+    except ValueError as err:
+        assert str(err)
+        return
+    assert obs.shape == (4,)
+    lookup = dict(zip(names, values, strict=False))
+    for name, index in zip(assembler.joint_names, assembler.joint_idx, strict=True):
+        assert obs[index] == lookup[name]
+    np.testing.assert_array_equal(obs[assembler.extra_idx], extra)
+
+
+@pytest.mark.xfail(strict=True, reason='ObservationAssembler assumes every section is a mapping '
+                   'and every index field a list; other YAML shapes raise AttributeError, '
+                   'TypeError or an unclear int() ValueError instead of DeployConfigError')
+@pytest.mark.parametrize('mapping', [
+    {'joint_state': ['j0'], 'extra': {'obs_indices': [0, 1, 2, 3]}},
+    {'extra': {'obs_indices': 4}},
+    {'extra': {'obs_indices': ['0:two']}},
+])
+def test_observation_assembler_refuses_ill_typed_mappings(mapping):
+    with pytest.raises(DeployConfigError, match='obs_indices|joint_state'):
+        ObservationAssembler(4, mapping)
+
+
+LIMITS = st.tuples(st.floats(-5, 0), st.floats(0, 5), st.floats(0.01, 2))
+
+
+@FUZZ
+@given(LIMITS, st.booleans(),
+       st.lists(st.lists(st.floats(-100, 100), min_size=2, max_size=2), min_size=1, max_size=6))
+def test_command_shaper_clamps_and_rate_limits_finite_actions(limits, velocity, actions):
+    low, high, delta = limits
+    shaper = CommandShaper(np.full(2, low), np.full(2, high), np.full(2, delta), velocity)
+    last = np.zeros(2) if velocity else None
+    for action in actions:
+        command = shaper.shape(np.asarray(action))
+        assert ((command >= low) & (command <= high)).all()
+        if last is not None:
+            assert (np.abs(command - last) <= delta + 1e-9).all()
+        last = command
+
+
+@pytest.mark.xfail(strict=True, reason='CommandShaper.shape passes NaN through (np.clip keeps '
+                   'NaN) and remembers it, so every later command is NaN too; it should refuse '
+                   'a non-finite action with a ValueError or fall back to the safe command')
+@pytest.mark.parametrize('velocity', [True, False])
+def test_command_shaper_never_commands_nan(velocity):
+    shaper = CommandShaper(np.full(2, -1.0), np.full(2, 1.0), np.full(2, 0.5), velocity)
+    shaper.shape(np.array([0.1, 0.1]))
+    with contextlib.suppress(ValueError):
+        assert np.isfinite(shaper.shape(np.array([np.nan, 0.2]))).all()
+    assert np.isfinite(shaper.shape(np.array([0.2, 0.2]))).all()
+
+
+# -- launcher argument parsing
+
+ARG_ITEMS = (st.builds('{}:={}'.format, st.sampled_from(['task', 'num_envs', 'beta', 'nope', '']),
+                       TEXT | st.just('$(var task)'))
+             | st.text(max_size=10).filter(lambda s: not s.startswith('-')))
+
+
+@FUZZ
+@given(st.lists(ARG_ITEMS, max_size=4))
+def test_launcher_arguments_are_parsed_or_refused_cleanly(items):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = launcher_main(['train.launch.xml', *items, '--show'])
+    assert code in (0, 2)
+    if code == 2:
+        assert err.getvalue().startswith('lago launch: ') and len(err.getvalue()) > 14
+        return
+    for item in items:
+        name, sep, _ = item.partition(':=')
+        assert sep and name in ('task', 'num_envs', 'beta')
+    assert 'lago_ros.nodes.trainer' in out.getvalue() or 'trainer' in out.getvalue()
+
+
+# -- PPO.prior_params
+
+@functools.lru_cache(maxsize=None)
+def _agent(discrete: bool) -> PPO:
+    space = gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-1, 1, (3,), np.float32)
+    envs = SimpleNamespace(num_envs=2, single_action_space=space,
+                           single_observation_space=gym.spaces.Box(-np.inf, np.inf, (5,),
+                                                                   np.float32))
+    return PPO(PPOConfig(num_steps=4, hidden_sizes=(8,)), envs)
+
+
+ARRAYS = st.builds(
+    lambda rows, cols, fill, kind: (np.full((rows, cols), fill, np.float64) if kind == 'float'
+                                    else np.full((rows, cols), 'x') if kind == 'str'
+                                    else [[fill] * cols, [fill]] if kind == 'ragged'
+                                    else None),
+    st.sampled_from([6, 6, 5, 0]), st.sampled_from([3, 4, 4, 3, 1]),
+    st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 1e-9, -1.0]),
+    st.sampled_from(['float', 'float', 'float', 'str', 'ragged', 'none']))
+
+
+@FUZZ
+@given(st.booleans(), ARRAYS, ARRAYS, ARRAYS)
+def test_prior_params_accepts_only_finite_outputs_of_the_right_shape(discrete, a, b, c):
+    agent = _agent(discrete)
+    output = SimpleNamespace(logits=a, mean=b, std=c)
+    try:
+        params = agent.prior_params(output, 6)
+    except ValueError as err:
+        assert str(err)
+        return
+    width = 4 if discrete else 3
+    assert all(tuple(p.shape) == (6, width) and bool(p.isfinite().all()) for p in params)
+    if not discrete:
+        assert float(params[1].min()) >= agent.config.min_prior_std
+
+
+# -- load_config overrides
+
+KEYS = ['task', 'seed', 'total_timesteps', 'num_envs', 'ppo', 'prior', 'run_dir',
+        'checkpoint_every', 'ppo.beta', 'ppo.num_steps', 'ppo.hidden_sizes', 'ppo.kl_direction',
+        'ppo.target_kl', 'ppo.anneal_lr', 'ppo.seed', 'ppo.beta_schedule', 'nope', 'ppo.nope',
+        'ppo.beta.x', '', ' ']
+YAML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2 ** 40, 2 ** 40)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=6)
+RAW_VALUES = st.builds(lambda v: yaml.safe_dump(v, default_flow_style=True).strip(), YAML_VALUES)
+
+
+def _non_finite_or_odd_keys(value) -> bool:
+    """Whether a parsed override touches the pinned bugs (non-finite numbers, non-str keys)."""
+    if isinstance(value, dict):
+        return any(not isinstance(k, str) or _non_finite_or_odd_keys(v)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return any(_non_finite_or_odd_keys(v) for v in value)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return not math.isfinite(float(value))
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+@FUZZ
+@given(st.lists(st.builds('{}={}'.format, st.sampled_from(KEYS), RAW_VALUES | TEXT)
+                | st.text(max_size=12), max_size=3))
+def test_load_config_overrides_give_a_config_or_config_error(overrides):
+    for override in overrides:
+        with contextlib.suppress(yaml.YAMLError):
+            assume(not _non_finite_or_odd_keys(yaml.safe_load(override.partition('=')[2])))
+    try:
+        cfg = load_config(None, overrides)
+    except ConfigError as err:
+        assert str(err)
+        return
+    assert isinstance(cfg, TrainConfig) and cfg.ppo.seed == cfg.seed
+
+
+@pytest.mark.xfail(strict=True, reason='experiment._coerce calls int() on inf/NaN (OverflowError '
+                   'or an anonymous ValueError) and _build formats non-str keys with prefix + '
+                   'key (TypeError); all should be ConfigError naming the key')
+@pytest.mark.parametrize('override', ['ppo.num_steps=.inf', 'total_timesteps=1e400',
+                                      'ppo.num_steps=.nan', 'ppo={1: 2}'])
+def test_load_config_refuses_non_finite_numbers_and_non_string_keys(override):
+    with pytest.raises(ConfigError, match=r'num_steps|total_timesteps|ppo'):
+        load_config(None, [override])
+
+
+@pytest.mark.xfail(strict=True, reason='load_config accepts NaN floats (ppo.beta=.nan trains '
+                   'with a NaN KL weight); finite numbers should be required')
+def test_load_config_refuses_nan_beta():
+    with pytest.raises(ConfigError, match='beta'):
+        load_config(None, ['ppo.beta=.nan'])
