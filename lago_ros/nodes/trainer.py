@@ -188,12 +188,14 @@ class Trainer(Node):
         """Deterministic evaluation on the bridge's envs; logs the `eval:` line."""
         from lago_ros.rl.evaluate import evaluate
         from lago_ros.rl.experiment import EVAL_SEED_OFFSET
+        from lago_ros.rl.ppo import CHECKPOINT_NAME
 
         result = evaluate(self.agent.predict, self.envs, self.cfg.eval_episodes,
                           self.cfg.seed + EVAL_SEED_OFFSET)
         self.get_logger().info(
             f'eval: success_rate={result.success_rate:.3f} '
-            f'mean_return={result.mean_return:.3f} episodes={len(result.returns)}')
+            f'mean_return={result.mean_return:.3f} episodes={len(result.returns)} '
+            f'checkpoint={self.run_dir / CHECKPOINT_NAME}')
         return result
 
     def checkpoint(self) -> None:
