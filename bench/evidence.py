@@ -4,10 +4,10 @@
 LaGO vs vanilla PPO on the same tasks, seeds and step budgets; writes docs/RESULTS.md and curves.
 
 Per task: expert demonstrations -> a MiniLM prior (stage 1) -> PPO with beta = 0 and with the KL
-pull (stage 2), every seed. One backbone comparison on the first task: the same LaGO run guided by
-a prior on a tiny randomly initialised transformer. Runs execute as separate processes (`--jobs`
-at a time, one torch thread each) and are skipped when their summary.json exists, so an
-interrupted study resumes.
+pull (stage 2), every seed. On the first task two more priors: a tiny randomly initialised
+transformer (the backbone comparison) and MiniLM fine-tuned with LoRA instead of frozen. Runs
+execute as separate processes (`--jobs` at a time, one torch thread each) and are skipped when
+their summary.json exists, so an interrupted study resumes.
 
     python -m bench.evidence            # the full study (budgets in STUDY)
     python -m bench.evidence --quick    # a smoke run of the same pipeline in a few minutes
@@ -68,7 +68,7 @@ LAGO_PPO = {'min_prior_std': 0.3, 'beta_schedule': 'linear', 'beta_final': 0.0}
 SEEDS = (0, 1, 2)
 EVAL_EPISODES = 20
 CURVE_KEYS = ('charts/success_rate', 'charts/episodic_return')
-TABLE_HEADER = ('| task | method | prior backbone | env steps | eval success | eval return | '
+TABLE_HEADER = ('| task | method | prior | env steps | eval success | eval return | '
                 'train success | wall time / run |', '|---|---|---|---|---|---|---|---|')
 
 
@@ -79,7 +79,15 @@ def _run(cmd: list[str], log_path: Path) -> subprocess.Popen:
                             cwd=ROOT)
 
 
-def prepare_prior(study: TaskStudy, work: Path, backbone: str, quick: bool) -> Path:
+# Priors compared: backbone ('tiny' = a randomly initialised 2-layer BERT) and fine-tuning mode.
+PRIORS = {'minilm': ('minilm', 'frozen'), 'tiny': ('tiny', 'frozen'),
+          'minilm-lora': ('minilm', 'lora')}
+PRIOR_NAMES = {'minilm': 'all-MiniLM-L6-v2 (pretrained, 22.7M), frozen',
+               'tiny': 'tiny BERT (random init, 2 layers, 32 wide), frozen',
+               'minilm-lora': 'all-MiniLM-L6-v2 (pretrained, 22.7M), LoRA r=8'}
+
+
+def prepare_prior(study: TaskStudy, work: Path, prior: str, quick: bool) -> Path:
     """Collect demonstrations and fit the prior for `study.task` unless already on disk."""
     from lago_ros.data.demos import collect_demos, load_demos
     from lago_ros.prior.backbone import tiny_random_backbone
@@ -90,17 +98,19 @@ def prepare_prior(study: TaskStudy, work: Path, backbone: str, quick: bool) -> P
     if not (demos / 'metadata.json').exists():
         collect_demos(study.task, 3 if quick else study.demo_episodes, seed=10_000,
                       out_dir=demos, overwrite=True)
-    prior_dir = work / study.task / f'prior_{backbone}'
+    prior_dir = work / study.task / f'prior_{prior}'
+    backbone, mode = PRIORS[prior]
     if not (prior_dir / 'config.json').exists():
         path = None
         if backbone == 'tiny':
             path = str(tiny_random_backbone(work / 'tiny_backbone'))
         start = time.perf_counter()
-        _, history = train_prior(load_demos(demos), PriorConfig(task=study.task, backbone=path),
+        _, history = train_prior(load_demos(demos),
+                                 PriorConfig(task=study.task, backbone=path, mode=mode),
                                  BCConfig(epochs=2 if quick else 15, patience=4, seed=0,
                                           select_by='metric'),
                                  out_dir=prior_dir)
-        LOG.info('prior %s for %s: %d epochs in %.0f s', backbone, study.task, len(history),
+        LOG.info('prior %s for %s: %d epochs in %.0f s', prior, study.task, len(history),
                  time.perf_counter() - start)
     return prior_dir
 
@@ -112,20 +122,21 @@ def run_specs(work: Path, quick: bool) -> list[dict[str, Any]]:
         steps = 4096 if quick else study.steps
         methods = [('ppo', None, 0.0), ('lago', 'minilm', study.beta)]
         if index == 0:
-            methods.append(('lago-tiny', 'tiny', study.beta))
-        for method, backbone, beta in methods:
+            methods += [('lago-tiny', 'tiny', study.beta),
+                        ('lago-lora', 'minilm-lora', study.beta)]
+        for method, prior, beta in methods:
             for seed in SEEDS[:1] if quick else SEEDS:
                 run_dir = work / study.task / f'{method}-seed{seed}'
                 overrides = [f'task={study.task}', f'seed={seed}', f'total_timesteps={steps}',
                              f'run_dir={run_dir}', f'eval_episodes={EVAL_EPISODES}',
                              f'ppo.beta={beta}']
                 overrides += [f'ppo.{k}={v}' for k, v in study.ppo.items()]
-                if backbone:
-                    overrides.append(f'prior={work / study.task / f"prior_{backbone}"}')
+                if prior:
+                    overrides.append(f'prior={work / study.task / f"prior_{prior}"}')
                     overrides += [f'ppo.{k}={v}' for k, v in LAGO_PPO.items()]
                     overrides.append(f'ppo.beta_decay_steps={steps}')
                 specs.append({'task': study.task, 'method': method, 'seed': seed,
-                              'backbone': backbone, 'run_dir': run_dir,
+                              'prior': prior, 'run_dir': run_dir,
                               'overrides': overrides})
     return specs
 
@@ -219,8 +230,7 @@ def summary_rows(specs: list[dict[str, Any]]) -> list[str]:
         ret = mean_ci([x['eval']['mean_return'] for x in sums])
         train_success = mean_ci([x['train_success_rate'] or 0.0 for x in sums])
         wall = statistics.fmean(x['train_seconds'] for x in sums)
-        name = {'minilm': 'all-MiniLM-L6-v2 (pretrained, 22.7M)',
-                'tiny': 'tiny BERT (random init, 2 layers, 32 wide)'}.get(runs[0]['backbone'], '-')
+        name = PRIOR_NAMES.get(runs[0]['prior'], '-')
         rows.append(f'| {key[0]} | {key[1]} | {name} | {sums[0]["global_step"]:,} | '
                     f'{success[0]:.2f} ± {success[1]:.2f} | {ret[0]:.1f} ± {ret[1]:.1f} | '
                     f'{train_success[0]:.2f} ± {train_success[1]:.2f} | {wall:.0f} s |')
@@ -234,7 +244,7 @@ def earlier_specs(folder: Path) -> list[dict[str, Any]]:
         run_dir = summary.parent
         method = run_dir.name.rsplit('-seed', 1)[0]
         specs.append({'task': run_dir.parent.name, 'method': method, 'run_dir': run_dir,
-                      'backbone': 'tiny' if method.endswith('tiny') else 'minilm'})
+                      'prior': {'ppo': None, 'lago-tiny': 'tiny'}.get(method, 'minilm')})
     return specs
 
 
@@ -262,7 +272,7 @@ def write_report(specs: list[dict[str, Any]], out: Path, quick: bool,
               + ' (Meta-World), ' + ', '.join(f'{k}={v}' for k, v in CLEVR_PPO.items())
               + ' (CLEVR-Robot), 4 envs; LaGO adds beta=' + str(STUDY[0].beta) + ', '
               + ', '.join(f'{k}={v}' for k, v in LAGO_PPO.items())
-              + ', beta_decay_steps=budget; priors: frozen backbone, k=4 soft tokens, '
+              + ', beta_decay_steps=budget; priors: k=4 soft tokens, '
               'behaviour cloning on the demonstrations listed per task '
               f'({", ".join(f"{s.task}: {s.demo_episodes} episodes" for s in STUDY)}).']
     for folder, description in earlier:
@@ -292,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work / 'quick' if args.quick else args.work
     specs = run_specs(work, args.quick)
     if not args.report_only:
-        for index, study in enumerate(STUDY):
-            prepare_prior(study, work, 'minilm', args.quick)
-            if index == 0:
-                prepare_prior(study, work, 'tiny', args.quick)
+        for prior in dict.fromkeys(s['prior'] for s in specs if s['prior']):
+            for study in STUDY:
+                if any(s['prior'] == prior and s['task'] == study.task for s in specs):
+                    prepare_prior(study, work, prior, args.quick)
         run_all(specs, args.jobs)
     write_report(specs, args.out, args.quick, [(Path(f), d) for f, d in args.earlier])
     return 0
