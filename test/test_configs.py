@@ -1,0 +1,43 @@
+# Copyright 2026 The lago_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The experiment YAML files in config/ load into the dataclasses they configure."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lago_ros.envs.registry import get_task
+from lago_ros.main_job import load_job_config
+from lago_ros.prior.model import PriorConfig
+from lago_ros.prior.train import BCConfig
+from lago_ros.rl.experiment import ConfigError, load_config
+
+CONFIG = Path(__file__).resolve().parents[1] / 'config'
+
+
+@pytest.mark.parametrize('name', sorted(p.name for p in CONFIG.glob('train_*.yaml')))
+def test_training_configs_load_and_name_registered_tasks(name):
+    cfg = load_config(CONFIG / name)
+    assert get_task(cfg.task).name == cfg.task
+    assert cfg.ppo.beta > 0 and cfg.prior
+    assert load_config(CONFIG / name, ['ppo.beta=0']).ppo.beta == 0.0
+    with pytest.raises(ConfigError, match='valid keys'):
+        load_config(CONFIG / name, ['ppo.betta=0.1'])
+
+
+def test_prior_config_sections_build_their_dataclasses():
+    data = yaml.safe_load((CONFIG / 'prior.yaml').read_text())
+    assert set(data) == {'prior', 'bc'}
+    assert PriorConfig(**data['prior']).mode in ('frozen', 'lora', 'full')
+    assert BCConfig(**data['bc']).epochs > 0
+
+
+def test_main_job_config_and_its_overrides():
+    cfg = load_job_config(str(CONFIG / 'run.yaml'), ['launch.total_timesteps=2048'])
+    assert get_task(cfg['task'])
+    assert cfg['launch']['total_timesteps'] == 2048
+    PriorConfig(**cfg['prior'])
+    BCConfig(**cfg['bc'])
+    with pytest.raises(ConfigError, match='unknown key'):
+        load_job_config(str(CONFIG / 'run.yaml'), ['bogus=1'])
