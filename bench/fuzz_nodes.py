@@ -266,7 +266,8 @@ def fuzz(args: argparse.Namespace) -> dict:
         time.sleep(2.0)
         report['vec_steps_from_malformed_topic_messages'] = peer.steps_seen - steps_before
         unusual = [unusual_valid_request(rng) for _ in range(args.unusual)]
-        answers = peer.call_many(peer.query, unusual)
+        answers = [reply for first in range(0, len(unusual), args.window)
+                   for reply in peer.call_many(peer.query, unusual[first:first + args.window])]
         report['unusual_valid_answered'] = sum(
             bool(a is not None and a.ok and np.isfinite(a.mean).all()) for a in answers)
         report['unusual_valid_sent'] = len(unusual)

@@ -6,8 +6,9 @@ R2: crashes and damaged files, over real node processes.
 A trainer killed with SIGKILL mid-run and restarted on the same run_dir resumes from its last
 checkpoint: global_step continues and metrics.csv has each update exactly once. A truncated or
 foreign checkpoint, and a prior folder with truncated weights or config, stop the node with a
-clear error and leave the files byte-for-byte as they were. (A killed prior service and a
-restarted bridge are covered by test_nodes_graph.py.)
+clear error and leave the files byte-for-byte as they were. The prior client gets every chunk
+of a rollout answered (pinned bug: not with more than 10 chunks in flight). A killed prior
+service and a restarted bridge are covered by test_nodes_graph.py.
 """
 
 import csv
@@ -241,3 +242,39 @@ def test_damaged_prior_leaves_the_service_unconfigured_and_is_kept(prior_dir, tm
     finally:
         service.stop()
     assert _digest(folder) == before
+
+
+CHUNK_LOSS = ('PriorServiceClient sends every chunk of a rollout at once; a service keeps only '
+              '10 requests (default QoS depth), so with more than 10 chunks in flight replies '
+              'are lost and the whole rollout goes unguided after prior_timeout. Fix: cap the '
+              'chunks in flight (e.g. 8) or give client and service a deeper QoS')
+
+
+@pytest.mark.parametrize('chunk_size', [
+    8,  # 8 chunks in flight
+    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=CHUNK_LOSS)),  # 32 in flight
+])
+def test_prior_client_gets_every_chunk_of_a_large_rollout(prior_dir, chunk_size):
+    import numpy as np
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from lago_ros.nodes.remote import PriorServiceClient
+
+    service = NodeProcess('prior_service', '-r', '__node:=chunked_prior',
+                          '-p', f'prior_path:={prior_dir}')
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = rclpy.create_node('chunk_client', context=context)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        prior = PriorServiceClient(node, executor, '/chunked_prior/query', chunk_size=chunk_size,
+                                   timeout=15.0)
+        assert prior._client.wait_for_service(timeout_sec=60)
+        states = np.random.default_rng(0).normal(size=(64, 39)).astype(np.float32)
+        output = prior(states, ['reach the goal'])
+        assert output is not None and output.mean.shape == (64, 4)
+    finally:
+        rclpy.try_shutdown(context=context)
+        service.stop()
