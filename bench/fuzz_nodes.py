@@ -72,7 +72,7 @@ def prior_cases(rng: np.random.Generator) -> List[Tuple[str, Callable]]:
 
 
 def unusual_valid_request(rng: np.random.Generator):
-    """A well-formed request whose instruction the prior never saw (must be answered)."""
+    """Return a well-formed request whose instruction the prior never saw (must be answered)."""
     from lago_interfaces.srv import QueryPrior
 
     text = str(rng.choice(['zorblax the quux', 'Greif den roten Würfel', '赤いボールを押して',
