@@ -106,10 +106,17 @@ def _broadcast(values: Sequence[float], size: int, name: str) -> np.ndarray:
 
 def _indices(items: Any, name: str) -> List[int]:
     """Expand a list of ints and 'start:stop' strings into indices."""
+    if items is not None and not isinstance(items, list):
+        raise DeployConfigError(f'{name} is {items!r}; expected a list of integers or '
+                                '"start:stop" strings')
     out: List[int] = []
     for item in items or []:
         if isinstance(item, str) and ':' in item:
-            start, stop = (int(part) for part in item.split(':'))
+            try:
+                start, stop = (int(part) for part in item.split(':'))
+            except ValueError:
+                raise DeployConfigError(f'{name} holds {item!r}; expected "start:stop" with '
+                                        'two integers') from None
             out.extend(range(start, stop))
         elif isinstance(item, int) and not isinstance(item, bool):
             out.append(item)
@@ -136,6 +143,10 @@ class ObservationAssembler:
         if unknown:
             raise DeployConfigError(f'observation_mapping has unknown keys {sorted(unknown)}; '
                                     "expected 'joint_state', 'extra', 'previous'")
+        for key, section in mapping.items():
+            if not isinstance(section, dict):
+                raise DeployConfigError(f'observation_mapping.{key} is {section!r}; expected a '
+                                        'mapping (see the class docstring)')
         joints = mapping.get('joint_state') or {}
         self.joint_names = [str(n) for n in joints.get('names', [])]
         self.joint_field = str(joints.get('field', 'position'))
@@ -207,8 +218,17 @@ class CommandShaper:
         self.last = np.zeros_like(self.low) if self.velocity else None
 
     def shape(self, action: np.ndarray) -> np.ndarray:
-        """Clamp, rate-limit against the previous command, remember and return it."""
-        command = np.clip(np.asarray(action, dtype=np.float64), self.low, self.high)
+        """
+        Clamp, rate-limit against the previous command, remember and return it.
+
+        A non-finite action raises ValueError and leaves the remembered command unchanged, so a
+        NaN can never reach the controller or poison the rate limiter.
+        """
+        command = np.asarray(action, dtype=np.float64)
+        if command.shape != self.low.shape or not np.isfinite(command).all():
+            raise ValueError(f'action {command.tolist()} must be {self.low.shape[0]} finite '
+                             'numbers')
+        command = np.clip(command, self.low, self.high)
         if self.last is not None:
             command = np.clip(command, self.last - self.max_delta, self.last + self.max_delta)
         self.last = command
@@ -519,7 +539,13 @@ class DeployNode(LifecycleNode):
         if self.policy.discrete:
             self._publish(np.array([float(action[0])]), self._step_id + 1, gripper=True)
         else:
-            self._publish(self._shaper.shape(action[0]), self._step_id + 1, gripper=True)
+            try:
+                command = self._shaper.shape(action[0])
+            except ValueError as err:  # a non-finite policy output never reaches the arm
+                self._reject(str(err))
+                self._command_safe()
+                return
+            self._publish(command, self._step_id + 1, gripper=True)
         self.counters['commands'] += 1
 
     def _command_safe(self) -> None:

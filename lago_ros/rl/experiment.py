@@ -14,6 +14,7 @@ learning_curve.png and summary.json; running again on a folder with a checkpoint
 import argparse
 import dataclasses
 import json
+import math
 import logging
 import time
 import typing
@@ -100,7 +101,7 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             except ValueError:
                 number = None
         if isinstance(number, bool) or not isinstance(number, (int, float)) or (
-                hint is int and float(number) != int(number)):
+                not math.isfinite(number)) or (hint is int and float(number) != int(number)):
             raise ConfigError(f'{key} must be {"an integer" if hint is int else "a number"}, '
                               f'got {value!r}')
         return hint(number)
@@ -114,6 +115,10 @@ def _build(cls: type, data: Dict[str, Any], prefix: str, exclude: Sequence[str] 
     if not isinstance(data, dict):
         raise ConfigError(f'{prefix or "the config"} must be a mapping, got {data!r}')
     valid = _valid_keys(cls, exclude)
+    odd = [key for key in data if not isinstance(key, str)]
+    if odd:
+        raise ConfigError(f'{prefix or "the config"} has non-text keys {odd}; expected field '
+                          f'names: {", ".join(prefix + k for k in valid)}')
     unknown = sorted(set(data) - set(valid))
     if unknown:
         raise ConfigError(f'unknown config key(s) {[prefix + k for k in unknown]}; valid keys: '
