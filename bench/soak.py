@@ -70,6 +70,7 @@ class SequenceCounter:
     last_global_step: int = 0
     prior: Dict[str, Dict[str, int]] = field(default_factory=dict)
     _pending: set = field(default_factory=set)
+    _early: set = field(default_factory=set)
     _seen: set = field(default_factory=set)
     _last_id: Optional[int] = None
     _session: int = 0
@@ -79,7 +80,11 @@ class SequenceCounter:
         """Remember the id the bridge must answer."""
         with self.lock:
             self.actions += 1
-            self._pending.add(int(msg.step_id))
+            step_id = int(msg.step_id)
+            if step_id in self._early:
+                self._early.discard(step_id)
+            else:
+                self._pending.add(step_id)
 
     def on_step(self, msg) -> None:
         """Classify a VecStep: a step answering an action, or a reset starting a new sequence."""
@@ -94,6 +99,8 @@ class SequenceCounter:
                 self._pending.discard(step_id)
                 if self._last_id is not None and step_id != self._last_id + 1:
                     self.gaps += 1
+            elif self._last_id is not None and step_id == self._last_id + 1:
+                self._early.add(step_id)  # its VecAction has not reached us yet
             else:
                 self.resets += 1
             self._last_id = step_id
@@ -122,6 +129,7 @@ class SequenceCounter:
         with self.lock:
             self.unanswered += len(self._pending)
             self._pending.clear()
+            self._early.clear()
             self._seen.clear()
             self._last_id = None
             self._session += 1
