@@ -106,6 +106,74 @@ def test_decode_action_accepts_only_actions_the_envs_can_take(msg, kind):
         np.testing.assert_array_equal(actions, np.asarray(msg.actions))
 
 
+class _FakeBackend:
+    """Two envs with 3-number observations and 2-number actions; counts the steps taken."""
+
+    task, num_envs, obs_dim, action_type, action_dim = 'fake', 2, 3, 'continuous', 2
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def _result(self):
+        from lago_ros.nodes.sim_bridge import StepResult
+
+        flags = np.zeros(2, bool)
+        return StepResult(np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32),
+                          np.zeros(2, np.float32), flags, flags, flags, ['a', 'b'])
+
+    def reset(self, seed):
+        return self._result()
+
+    def step(self, actions):
+        self.steps += 1
+        return self._result()
+
+    def joint_state(self):
+        return None
+
+    def image(self):
+        return None
+
+    def close(self):
+        pass
+
+
+@pytest.fixture(scope='module')
+def bridge_node():
+    """A SimBridge on the fake backend in this process (no messages leave it)."""
+    import rclpy
+
+    from lago_ros.nodes.sim_bridge import SimBridge
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = SimBridge(backend=_FakeBackend(), context=context)
+    yield node
+    node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(['next', 'zero', 'repeat', 'skip', 'back'])
+                | st.integers(1, 2 ** 64 - 1), max_size=25))
+def test_bridge_steps_only_on_the_next_step_id(bridge_node, moves):
+    reset = bridge_node._reset(None)
+    last, steps = reset.step_id, bridge_node.backend.steps
+    for move in moves:
+        step_id = {'next': last + 1, 'zero': 0, 'repeat': last, 'skip': last + 2,
+                   'back': last - 1}.get(move, move)
+        action = VecAction(step_id=step_id, num_envs=2, action_dim=2, actions=[0.1] * 4)
+        try:
+            reply = bridge_node._step(action)
+        except ActionMessageError as err:
+            assert step_id not in (0, last + 1) and 'sequence' in str(err)
+            continue
+        assert step_id in (0, last + 1) and reply.step_id == last + 1
+        last, steps = last + 1, steps + 1
+        assert bridge_node.backend.steps == steps
+    assert bridge_node.backend.steps == steps
+
+
 # -- deploy: ObservationAssembler and CommandShaper
 
 INDEX_ITEMS = st.integers(-2, 7) | st.builds('{}:{}'.format, st.integers(-1, 7), st.integers(0, 8))
