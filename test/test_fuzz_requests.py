@@ -13,11 +13,10 @@ non-finite config numbers); they were fixed and stay as regression tests.
 import contextlib
 import functools
 import io
-import math
 from types import SimpleNamespace
 
 import gymnasium as gym
-from hypothesis import assume, example, given, HealthCheck, settings, strategies as st
+from hypothesis import example, given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 import yaml
@@ -318,34 +317,18 @@ KEYS = ['task', 'seed', 'total_timesteps', 'num_envs', 'ppo', 'prior', 'run_dir'
         'ppo.target_kl', 'ppo.anneal_lr', 'ppo.seed', 'ppo.beta_schedule', 'nope', 'ppo.nope',
         'ppo.beta.x', '', ' ']
 YAML_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2 ** 40, 2 ** 40)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                max_size=3),
+    st.none() | st.booleans() | st.integers(-2 ** 40, 2 ** 40) | st.floats()
+    | st.text(max_size=8) | st.sampled_from(['1e400', 'nan', '-inf']),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.text(max_size=5) | st.integers(0, 3), inner, max_size=3),
     max_leaves=6)
 RAW_VALUES = st.builds(lambda v: yaml.safe_dump(v, default_flow_style=True).strip(), YAML_VALUES)
-
-
-def _non_finite_or_odd_keys(value) -> bool:
-    """Whether a parsed override touches the pinned bugs (non-finite numbers, non-str keys)."""
-    if isinstance(value, dict):
-        return any(not isinstance(k, str) or _non_finite_or_odd_keys(v)
-                   for k, v in value.items())
-    if isinstance(value, list):
-        return any(_non_finite_or_odd_keys(v) for v in value)
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return not math.isfinite(float(value))
-    return isinstance(value, float) and not math.isfinite(value)
 
 
 @FUZZ
 @given(st.lists(st.builds('{}={}'.format, st.sampled_from(KEYS), RAW_VALUES | TEXT)
                 | st.text(max_size=12), max_size=3))
 def test_load_config_overrides_give_a_config_or_config_error(overrides):
-    for override in overrides:
-        with contextlib.suppress(yaml.YAMLError):
-            assume(not _non_finite_or_odd_keys(yaml.safe_load(override.partition('=')[2])))
     try:
         cfg = load_config(None, overrides)
     except ConfigError as err:
