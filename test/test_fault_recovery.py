@@ -244,16 +244,9 @@ def test_damaged_prior_leaves_the_service_unconfigured_and_is_kept(prior_dir, tm
     assert _digest(folder) == before
 
 
-CHUNK_LOSS = ('PriorServiceClient sends every chunk of a rollout at once; a service keeps only '
-              '10 requests (default QoS depth), so with more than 10 chunks in flight replies '
-              'are lost and the whole rollout goes unguided after prior_timeout. Fix: cap the '
-              'chunks in flight (e.g. 8) or give client and service a deeper QoS')
-
-
-@pytest.mark.parametrize('chunk_size', [
-    8,  # 8 chunks in flight
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=CHUNK_LOSS)),  # 32 in flight
-])
+# A service keeps only 10 pending requests (default QoS depth): PriorServiceClient must cap the
+# chunks in flight, or replies are lost and the rollout goes unguided (a bug this test found).
+@pytest.mark.parametrize('chunk_size', [8, 2])  # 8 and 32 chunks per rollout
 def test_prior_client_gets_every_chunk_of_a_large_rollout(prior_dir, chunk_size):
     import numpy as np
     import rclpy

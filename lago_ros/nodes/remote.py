@@ -24,6 +24,8 @@ from rclpy.task import Future
 StepTuple = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]
 """(observations, rewards, terminated, truncated, info), as a gymnasium vector env returns."""
 STEP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+MAX_IN_FLIGHT = 8
+"""Prior requests sent at once: below the service's default queue depth of 10."""
 
 
 class BridgeUnavailableError(RuntimeError):
@@ -164,8 +166,9 @@ class PriorServiceClient:
     `prior(observations, instructions) -> PriorOutput | None` over a QueryPrior service.
 
     Splits a rollout into chunks of at most `chunk_size` states (keep it <= the service's
-    max_batch_size), sends them all at once and reassembles the replies. Returns None, so PPO
-    trains unguided, while the service is absent, slow or refusing; logs each change once.
+    max_batch_size), sends them MAX_IN_FLIGHT at a time and reassembles the replies. Returns
+    None, so PPO trains unguided, while the service is absent, slow or refusing; logs each change
+    once.
     """
 
     def __init__(self, node: Node, executor: Executor, service: str = '/prior_service/query',
@@ -209,18 +212,23 @@ class PriorServiceClient:
         instructions = [str(text) for text in instructions]
         if len(instructions) == 1:
             instructions = instructions * len(observations)
-        futures = [self._client.call_async(self._request(
-            observations[start:start + self.chunk_size],
-            instructions[start:start + self.chunk_size]))
-            for start in range(0, len(observations), self.chunk_size)]
+        starts = range(0, len(observations), self.chunk_size)
         deadline = time.monotonic() + self.timeout
-        if not all(_spin_until(self.executor, future, max(deadline - time.monotonic(), 0.0))
-                   for future in futures):
-            for future in futures:
-                self._client.remove_pending_request(future)
-            self._report(False, f'no reply from {self.service} within {self.timeout} s')
-            return None
-        replies = [future.result() for future in futures]
+        replies = []
+        # A service keeps at most 10 pending requests (default QoS depth); more in flight would
+        # be dropped silently, so chunks go out in windows of MAX_IN_FLIGHT.
+        for first in range(0, len(starts), MAX_IN_FLIGHT):
+            futures = [self._client.call_async(self._request(
+                observations[start:start + self.chunk_size],
+                instructions[start:start + self.chunk_size]))
+                for start in starts[first:first + MAX_IN_FLIGHT]]
+            if not all(_spin_until(self.executor, f, max(deadline - time.monotonic(), 0.0))
+                       for f in futures):
+                for future in futures:
+                    self._client.remove_pending_request(future)
+                self._report(False, f'no reply from {self.service} within {self.timeout} s')
+                return None
+            replies += [future.result() for future in futures]
         refused = [reply.error for reply in replies if not reply.ok]
         if refused:
             self._report(False, f'{self.service} refused the request: {refused[0]}')
