@@ -36,7 +36,7 @@ INSTRUCTION = 'reach the goal position'
 def points(quick: bool) -> Dict[str, list]:
     """Env counts, rollout sizes (transitions at 4 envs) and prior batches to measure."""
     if quick:
-        return {'envs': [1, 4, 16], 'rollouts': [2048, 8192], 'batches': [1, 16, 256]}
+        return {'envs': [1, 4], 'rollouts': [2048, 8192], 'batches': [1, 16, 256]}
     return {'envs': [1, 4, 16], 'rollouts': [2048, 8192, 32768],
             'batches': [1, 4, 16, 64, 256]}
 
