@@ -120,15 +120,16 @@ def plot(result: dict, images: Path) -> List[Path]:
                            (axes[1], 'rollouts', 'rollout size (transitions, 4 envs)')):
         rows = result['ppo'][key]
         xs = [row['num_envs'] if key == 'envs' else row['rollout'] for row in rows]
-        ax.plot(xs, [row['sps'] for row in rows], 'o-', color='tab:blue')
+        sps, rss = [row['sps'] for row in rows], [row['peak_rss_mb'] for row in rows]
+        ax.plot(xs, sps, 'o-', color='tab:blue')
         ax.set_xscale('log', base=2)
         ax.set_xlabel(label)
         ax.set_ylabel('PPO steps/s', color='tab:blue')
         twin = ax.twinx()
-        twin.plot(xs, [row['peak_rss_mb'] for row in rows], 's--', color='tab:red')
+        twin.plot(xs, rss, 's--', color='tab:red')
         twin.set_ylabel('peak RSS (MiB)', color='tab:red')
-        ax.set_ylim(bottom=0)
-        twin.set_ylim(bottom=0)
+        ax.set_ylim(0, 1.2 * max(sps))
+        twin.set_ylim(0, 1.2 * max(rss))
     fig.suptitle(f'Vanilla PPO on {TASK}: throughput and memory')
     fig.tight_layout()
     ppo_png = images / 'scaling_ppo.png'

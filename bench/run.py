@@ -389,7 +389,8 @@ def profile_lines(profile: dict, figures: List[Figure], results: Dict[str, dict]
     if 'error' in profile:
         return [f'Failed: {profile["error"]}']
     phases = profile['phases']
-    lines = [f'cProfile of {profile["rollouts"]} rollouts (after one warm-up) of reach-v3 '
+    count = profile['rollouts']
+    lines = [f'cProfile of {count} rollout{"s" * (count > 1)} (after one warm-up) of reach-v3 '
              'training, 4 envs x 512 steps, 10 epochs; LaGO with the freshly initialised MiniLM '
              'prior, beta 0.1. Seconds per rollout (cumulative, with profiler overhead):', '',
              '| phase | vanilla PPO | LaGO |', '|---|---|---|']
