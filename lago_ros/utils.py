@@ -3,6 +3,7 @@
 """Small shared helpers: atomic file writes and seeding."""
 
 import contextlib
+import hashlib
 import os
 import random
 import tempfile
@@ -43,3 +44,12 @@ def seed_everything(seed: int) -> None:
     import torch
 
     torch.manual_seed(seed)
+
+
+def sha256_file(path: PathLike) -> str:
+    """Return the hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()

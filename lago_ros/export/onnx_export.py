@@ -27,8 +27,8 @@ from onnx import helper, numpy_helper, TensorProto
 
 import lago_ros
 from lago_ros.export.onnx_policy import (INPUT_NAME, METADATA_FORMAT, metadata_path_for,
-                                         OUTPUT_NAME, sha256_of)
-from lago_ros.utils import atomic_write, PathLike
+                                         OUTPUT_NAME)
+from lago_ros.utils import atomic_write, PathLike, sha256_file
 
 DISCRETE_EXTRA_OUTPUT = 'logits'
 CONTINUOUS_EXTRA_OUTPUT = 'action_mean'
@@ -237,9 +237,9 @@ def export_policy(checkpoint: PathLike, out_path: PathLike, opset: int = 17,
             'low': _array(state['policy'], 'action_low').tolist(),
             'high': _array(state['policy'], 'action_high').tolist()},
         'global_step': int(state.get('global_step', 0)),
-        'checkpoint_sha256': sha256_of(checkpoint),
+        'checkpoint_sha256': sha256_file(checkpoint),
         'onnx_file': onnx_path.name,
-        'onnx_sha256': sha256_of(onnx_path),
+        'onnx_sha256': sha256_file(onnx_path),
         'lago_ros_version': lago_ros.__version__,
     }
     meta_path = metadata_path_for(onnx_path)

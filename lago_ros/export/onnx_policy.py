@@ -8,20 +8,18 @@ ONNX file, refuses a pair whose sha256 does not match (a policy file swapped und
 and rejects observations of the wrong size or with NaN/Inf before they reach the network.
 """
 
-import hashlib
 import json
-import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional
 
 import numpy as np
 import onnxruntime as ort
 
+from lago_ros.utils import PathLike, sha256_file
+
 INPUT_NAME = 'observation'
 OUTPUT_NAME = 'action'
 METADATA_FORMAT = 'lago_ros.onnx_policy/1'
-
-PathLike = Union[str, os.PathLike]
 
 
 class PolicyFileError(ValueError):
@@ -35,15 +33,6 @@ class ObservationError(ValueError):
 def metadata_path_for(onnx_path: PathLike) -> Path:
     """Return where the metadata of `onnx_path` lives: same folder, same stem, '.json'."""
     return Path(onnx_path).with_suffix('.json')
-
-
-def sha256_of(path: PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
@@ -90,7 +79,7 @@ class OnnxPolicy:
         if not self.path.is_file():
             raise PolicyFileError(f'ONNX policy {self.path} does not exist')
         self.metadata = load_metadata(self.path)
-        if verify_sha256 and sha256_of(self.path) != self.metadata.get('onnx_sha256'):
+        if verify_sha256 and sha256_file(self.path) != self.metadata.get('onnx_sha256'):
             raise PolicyFileError(f'{self.path} does not match the sha256 recorded in '
                                   f'{metadata_path_for(self.path)}; re-export the policy')
         self.session = ort.InferenceSession(str(self.path), session_options(intra_op_threads),

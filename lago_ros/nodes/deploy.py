@@ -26,8 +26,6 @@ from geometry_msgs.msg import TwistStamped
 from lago_interfaces.msg import VecAction, VecStep
 from lago_interfaces.srv import ResetEnvs
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
@@ -38,8 +36,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 import yaml
 
 from lago_ros.export.onnx_policy import ObservationError, OnnxPolicy
-from lago_ros.nodes.params import declare_parameters, Param
-from lago_ros.ros_env import configure_ros_environment
+from lago_ros.nodes.params import declare_parameters, Param, spin_node
 
 INPUT_MODES = ('flat', 'joint_state', 'vec_step')
 OUTPUT_MODES = ('float64_multi_array', 'joint_trajectory', 'twist', 'vec_action')
@@ -595,29 +592,8 @@ def make_node() -> DeployNode:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """
-    Console script `deploy`.
-
-    Spins a SingleThreadedExecutor rather than params.spin_node's EventsExecutor: with rclpy 9.1.2
-    from the wheels, EventsExecutor.spin() never fires this node's control timer (watchdog,
-    e-stop) and ignores SIGTERM, which a safety node cannot accept.
-    """
-    configure_ros_environment()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = make_node()
-        rclpy.spin(node, executor=SingleThreadedExecutor())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as err:
-        rclpy.logging.get_logger('deploy').fatal(f'cannot start: {err}')
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Console script `deploy`: run the node until Ctrl-C; exit 2 on a configuration error."""
+    return spin_node(make_node, args)
 
 
 if __name__ == '__main__':

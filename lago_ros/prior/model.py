@@ -15,7 +15,6 @@ diagonal Gaussian (continuous actions in [-1, 1]: mean through tanh, log-std squ
 
 from collections.abc import Sequence
 import dataclasses
-import hashlib
 import inspect
 import json
 import os
@@ -37,6 +36,7 @@ from lago_ros.prior.backbone import (
     load_backbone,
     refuse_remote_code,
 )
+from lago_ros.utils import sha256_file
 
 PathLike = str | os.PathLike
 ArrayOrTensor = np.ndarray | torch.Tensor
@@ -175,15 +175,6 @@ def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Module:
     if hidden == 0:
         return nn.Linear(inputs, outputs)
     return nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Linear(hidden, outputs))
-
-
-def _sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -421,7 +412,7 @@ class ActionPrior(nn.Module):
                 'format_version': FORMAT_VERSION,
                 'prior': dataclasses.asdict(self.config),
                 'backbone_config': backbone_config,
-                'weights_sha256': _sha256(weights),
+                'weights_sha256': sha256_file(weights),
                 'versions': {'torch': torch.__version__,
                              'transformers': transformers.__version__,
                              'safetensors': safetensors.__version__},
@@ -480,7 +471,7 @@ class ActionPrior(nn.Module):
         weights = folder / WEIGHTS_FILE
         if not weights.is_file():
             raise PriorLoadError(f'{weights} is missing; expected the prior weights')
-        if _sha256(weights) != document.get('weights_sha256'):
+        if sha256_file(weights) != document.get('weights_sha256'):
             raise PriorLoadError(
                 f'{weights} is corrupt or truncated: its SHA-256 does not match {config_path}')
         try:
