@@ -7,7 +7,7 @@ A trainer killed with SIGKILL mid-run and restarted on the same run_dir resumes 
 checkpoint: global_step continues and metrics.csv has each update exactly once. A truncated or
 foreign checkpoint, and a prior folder with truncated weights or config, stop the node with a
 clear error and leave the files byte-for-byte as they were. The prior client gets every chunk
-of a rollout answered (pinned bug: not with more than 10 chunks in flight). A killed prior
+of a rollout answered, also with more than 10 chunks (a service queues only 10). A killed prior
 service and a restarted bridge are covered by test_nodes_graph.py.
 """
 
