@@ -329,7 +329,7 @@ class PPO:
         guided = beta > 0 and self.buffer.prior is not None
         prior = self.buffer.prior
         sums: Dict[str, float] = {}
-        count = 0
+        counts: Dict[str, int] = {}  # per key: the KL is absent where a minibatch had no prior row
         for _ in range(cfg.update_epochs):
             order = torch.randperm(self.batch_size, generator=self.generator)
             for start in range(0, self.batch_size, cfg.minibatch_size):
@@ -337,12 +337,11 @@ class PPO:
                 stats = self._minibatch_step(data, idx, beta, prior if guided else None)
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + value
-                count += 1
+                    counts[key] = counts.get(key, 0) + 1
             if cfg.target_kl is not None and stats['losses/approx_kl'] > cfg.target_kl:
                 break
-        result = {key: value / count for key, value in sums.items()}
-        if not guided:
-            result['lago/kl_prior'] = float('nan')
+        result = {key: value / counts[key] for key, value in sums.items()}
+        result.setdefault('lago/kl_prior', float('nan'))
         values, returns = data['values'], data['returns']
         var_returns = returns.var()
         result['losses/explained_variance'] = float(
