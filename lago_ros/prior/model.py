@@ -3,10 +3,13 @@
 """
 The LaGO action prior: a pretrained transformer reading an instruction and soft state tokens.
 
-Input layout per example (right padded): ``[instruction tokens][k soft tokens][padding]``. The
-instruction goes through the backbone's own word embeddings; the normalised observation goes
-through an MLP into k vectors of the same width ("soft tokens"). Position embeddings follow the
-packed layout, so the soft tokens sit right after each instruction. Where the backbone has
+Input layout per example: ``[instruction tokens][k soft tokens]``. The instruction goes through
+the backbone's own word embeddings; the normalised observation goes through an MLP into k vectors
+of the same width ("soft tokens"). Position embeddings follow this layout, so the soft tokens sit
+right after each instruction. With `attention='prefix'` (the default) the instruction does not
+attend to the soft tokens, which lets `prefix_cache` encode each instruction once per rollout
+instead of once per state; `attention='full'` lets every token see every other (priors saved
+before the option existed load as 'full'). Where the backbone has
 token-type (segment) embeddings, the soft tokens are segment `soft_token_type_id`. A head reads the
 mean of the soft tokens' final hidden states and returns categorical logits (discrete actions) or a
 diagonal Gaussian (continuous actions in [-1, 1]: mean through tanh, log-std squashed smoothly into
@@ -22,6 +25,7 @@ from pathlib import Path
 import shutil
 import tempfile
 from typing import Any
+import warnings
 
 import numpy as np
 import safetensors
@@ -36,6 +40,7 @@ from lago_ros.prior.backbone import (
     load_backbone,
     refuse_remote_code,
 )
+from lago_ros.prior.prefix_cache import cache_argument, PrefixEncoder
 from lago_ros.utils import sha256_file
 
 PathLike = str | os.PathLike
@@ -47,6 +52,7 @@ WEIGHTS_FILE = 'model.safetensors'
 TOKENIZER_DIR = 'tokenizer'
 MODES = ('frozen', 'lora', 'full')
 ACTION_TYPES = ('discrete', 'continuous')
+ATTENTION = ('prefix', 'full')
 _TOKEN_CACHE_LIMIT = 4096
 
 
@@ -80,6 +86,9 @@ class PriorConfig:
     """Fine-tuning: 'frozen' (projector + head), 'lora' (adapters on attention) or 'full'."""
     num_soft_tokens: int = 4
     """k, the number of soft tokens the observation is projected into."""
+    attention: str = 'prefix'
+    """'prefix': the instruction does not see the state, so it is encoded once and cached (fast);
+    'full': every token sees every other (each state re-encodes its instruction)."""
     projector_hidden: int = 256
     """Hidden width of the observation projector MLP (obs_dim -> this -> k * hidden_size)."""
     head_hidden: int = 256
@@ -115,6 +124,9 @@ class PriorConfig:
         """Reject values that cannot describe a working prior."""
         if self.mode not in MODES:
             raise PriorConfigError(f'mode is {self.mode!r}, expected one of {MODES}')
+        if self.attention not in ATTENTION:
+            raise PriorConfigError(
+                f'attention is {self.attention!r}, expected one of {ATTENTION}')
         if self.action_type is not None and self.action_type not in ACTION_TYPES:
             raise PriorConfigError(
                 f'action_type is {self.action_type!r}, expected one of {ACTION_TYPES}')
@@ -205,6 +217,7 @@ class ActionPrior(nn.Module):
                  tokenizer: Any | None = None) -> None:
         """Build the prior around `backbone` (loaded from `config.backbone` when not given)."""
         super().__init__()
+        self.quantized = False
         config.require_complete()
         if backbone is None or tokenizer is None:
             backbone, tokenizer = load_backbone(config.backbone)
@@ -222,6 +235,13 @@ class ActionPrior(nn.Module):
             'token_type_ids' in inspect.signature(backbone.forward).parameters
             and getattr(backbone.config, 'type_vocab_size', 0) > config.soft_token_type_id)
         self.backbone = self._prepare_backbone(backbone)
+        self._prefix: PrefixEncoder | None = None
+        if config.attention == 'prefix':
+            if cache_argument(self.base_backbone()) is None:
+                raise PriorConfigError(
+                    f'{type(self.base_backbone()).__name__} takes no key/value cache, so '
+                    "attention='prefix' cannot reuse the instruction; use attention='full'")
+            self._prefix = PrefixEncoder(self.backbone, self.base_backbone())
         self.projector = _mlp(config.obs_dim, config.projector_hidden,
                               config.num_soft_tokens * hidden)
         outputs = config.action_dim * (1 if config.action_type == 'discrete' else 2)
@@ -248,11 +268,37 @@ class ActionPrior(nn.Module):
         backbone.requires_grad_(mode == 'full')
         return backbone
 
+    def quantize_int8(self) -> 'ActionPrior':
+        """
+        Run the backbone's linear layers in int8 (dynamic quantisation) for CPU inference.
+
+        About 2.5x less time per state for MiniLM, but the outputs move by a measured amount
+        (bench/bench_prior.py --int8 prints the KL to the float prior), so it is opt-in. LoRA
+        adapters are merged first. A quantised prior can only predict: not train, not save.
+        """
+        if self.config.mode == 'lora':
+            self.backbone = self.backbone.merge_and_unload()
+        with warnings.catch_warnings():
+            # torch.ao's eager dynamic quantisation is deprecated in favour of torchao, which
+            # would be one more dependency; it still ships and works in torch 2.13.
+            warnings.simplefilter('ignore')
+            self.backbone = torch.ao.quantization.quantize_dynamic(
+                self.backbone.eval(), {nn.Linear}, dtype=torch.qint8)
+        self.quantized = True
+        if self._prefix is not None:
+            self._prefix = PrefixEncoder(self.backbone, self.base_backbone())
+        return self.eval()
+
     def train(self, mode: bool = True) -> 'ActionPrior':
         """Switch train/eval mode; a frozen backbone always stays in eval (no dropout)."""
+        if mode and self.quantized:
+            raise PriorConfigError('an int8-quantised prior is for inference only; train the '
+                                   'float prior and quantise it afterwards')
         super().train(mode)
         if self.config.mode == 'frozen':
             self.backbone.eval()
+        if mode and self._prefix is not None:
+            self._prefix.clear()
         return self
 
     @property
@@ -279,7 +325,6 @@ class ActionPrior(nn.Module):
     def _embed_text(self, instructions: Sequence[str],
                     batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Word embeddings (B, L, H) of the right-padded instructions and their lengths (B,)."""
-        _check_instruction_count(len(instructions), batch)
         if len(instructions) == 1:
             instructions = list(instructions) * batch
         unique: dict[str, int] = {}
@@ -305,6 +350,45 @@ class ActionPrior(nn.Module):
         normalised = ((observations - self.obs_mean) / self.obs_std).clamp(
             -self.config.obs_clip, self.config.obs_clip)
         soft = self.projector(normalised).view(batch, k, self.hidden_size)
+        _check_instruction_count(len(instructions), batch)
+        if self._prefix is not None:
+            pooled = self._encode_prefix(soft, instructions)
+        else:
+            pooled = self._encode_full(soft, instructions)
+        raw = self.head(pooled)
+        if self.config.action_type == 'discrete':
+            return PriorOutput(logits=raw)
+        mean_raw, std_raw = raw.chunk(2, dim=-1)
+        low, high = self.config.log_std_min, self.config.log_std_max
+        log_std = low + 0.5 * (high - low) * (torch.tanh(std_raw) + 1.0)
+        return PriorOutput(mean=torch.tanh(mean_raw), std=log_std.exp())
+
+    def _soft_token_type(self) -> int | None:
+        """Segment id given to soft tokens, or None when the backbone has no segments."""
+        return self.config.soft_token_type_id if self._use_token_types else None
+
+    def _encode_prefix(self, soft: torch.Tensor, instructions: Sequence[str]) -> torch.Tensor:
+        """Mean final hidden state (B, H) of the soft tokens, each instruction encoded once."""
+        groups: dict[str, list[int]] = {}
+        for row in range(soft.shape[0]):
+            groups.setdefault(instructions[0 if len(instructions) == 1 else row], []).append(row)
+        if len(groups) == 1:  # the usual case: one task, one instruction
+            return self._soft_hidden(next(iter(groups)), soft)
+        pooled = soft.new_empty(soft.shape[0], self.hidden_size)
+        for text, rows in groups.items():
+            index = torch.tensor(rows, device=self.device)
+            pooled = pooled.index_copy(0, index, self._soft_hidden(text, soft[index]))
+        return pooled
+
+    def _soft_hidden(self, text: str, soft: torch.Tensor) -> torch.Tensor:
+        """Mean final hidden state (B, H) of soft tokens (B, k, H) that all follow `text`."""
+        ids = self._token_ids(text)
+        layers = self._prefix.prefix(text, ids, self.device)
+        return self._prefix.run_soft(soft, layers, len(ids), self._soft_token_type()).mean(dim=1)
+
+    def _encode_full(self, soft: torch.Tensor, instructions: Sequence[str]) -> torch.Tensor:
+        """Mean final hidden state (B, H) of the soft tokens, attending over the whole input."""
+        batch, k = soft.shape[:2]
         text, lengths = self._embed_text(instructions, batch)
         longest = text.shape[1]
         # Pack [text][soft][pad] per row: gather from cat(text, soft), pads read text padding.
@@ -317,18 +401,11 @@ class ActionPrior(nn.Module):
         inputs = packed.gather(1, source[..., None].expand(-1, -1, self.hidden_size))
         kwargs = {'inputs_embeds': inputs, 'attention_mask': (position < ends + k).long()}
         if self._use_token_types:
-            kwargs['token_type_ids'] = is_soft.long() * self.config.soft_token_type_id
+            kwargs['token_type_ids'] = is_soft.long() * self._soft_token_type()
         hidden = self.backbone(**kwargs).last_hidden_state
         soft_positions = ends + torch.arange(k, device=self.device)
-        pooled = hidden.gather(
+        return hidden.gather(
             1, soft_positions[..., None].expand(-1, -1, self.hidden_size)).mean(dim=1)
-        raw = self.head(pooled)
-        if self.config.action_type == 'discrete':
-            return PriorOutput(logits=raw)
-        mean_raw, std_raw = raw.chunk(2, dim=-1)
-        low, high = self.config.log_std_min, self.config.log_std_max
-        log_std = low + 0.5 * (high - low) * (torch.tanh(std_raw) + 1.0)
-        return PriorOutput(mean=torch.tanh(mean_raw), std=log_std.exp())
 
     def _check_inputs(self, observations: Any,
                       instructions: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -396,6 +473,9 @@ class ActionPrior(nn.Module):
         never see a half-written prior. An existing folder is only replaced if it holds a prior.
         """
         folder = Path(folder)
+        if self.quantized:
+            raise PriorConfigError('an int8-quantised prior cannot be saved; save the float '
+                                   'prior and quantise it after loading')
         if folder.exists() and any(folder.iterdir()) and not (folder / CONFIG_FILE).is_file():
             raise PriorLoadError(
                 f'{folder} exists and is not a saved prior; refusing to replace it')
@@ -465,7 +545,10 @@ class ActionPrior(nn.Module):
             tokenizer_dir = folder / TOKENIZER_DIR
             tokenizer_config = tokenizer_dir / 'tokenizer_config.json'
             refuse_remote_code(_read_json(tokenizer_config), str(tokenizer_config))
-            config = PriorConfig(**document.get('prior', {}))
+            fields = dict(document.get('prior', {}))
+            # Priors saved before the attention option were trained with full attention.
+            fields.setdefault('attention', 'full')
+            config = PriorConfig(**fields)
         except (BackboneLoadError, PriorConfigError, TypeError) as err:
             raise PriorLoadError(f'cannot load prior from {config_path}: {err}') from err
         weights = folder / WEIGHTS_FILE
