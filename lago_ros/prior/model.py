@@ -443,7 +443,8 @@ class ActionPrior(nn.Module):
         observations, instructions = self._check_inputs(observations, instructions)
         chunks = []
         was_training = self.training
-        self.eval()
+        if was_training:  # switching walks every submodule: milliseconds a query, so only if needed
+            self.eval()
         try:
             with torch.inference_mode():
                 for start in range(0, len(observations), self.config.batch_size):
@@ -452,7 +453,8 @@ class ActionPrior(nn.Module):
                     texts = instructions if len(instructions) == 1 else instructions[start:stop]
                     chunks.append(self(rows, texts))
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
         return self._concat(chunks)
 
     def _concat(self, chunks: list[PriorOutput]) -> PriorOutput:

@@ -38,9 +38,9 @@ def cache_argument(model: nn.Module) -> str | None:
     return next((name for name in _CACHE_ARGUMENTS if name in parameters), None)
 
 
-def weights_stamp(model: nn.Module) -> tuple:
+def weights_stamp(parameters: list[torch.Tensor]) -> tuple:
     """Cheap fingerprint that changes whenever any weight is modified in place or replaced."""
-    return tuple((p.data_ptr(), p._version) for p in model.parameters())
+    return tuple((p.data_ptr(), p._version) for p in parameters)
 
 
 class PrefixEncoder:
@@ -51,6 +51,8 @@ class PrefixEncoder:
         self.backbone = backbone
         self.config = base.config
         self.argument = cache_argument(base)
+        # Listed once: walking the module tree on every query costs more than the stamp itself.
+        self._parameters = list(backbone.parameters())
         self._memo: dict[str, LayerKV] = {}
         self._stamp: tuple | None = None
 
@@ -67,7 +69,7 @@ class PrefixEncoder:
         """
         remember = torch.is_inference_mode_enabled()
         if remember:
-            stamp = weights_stamp(self.backbone)
+            stamp = weights_stamp(self._parameters)
             if stamp != self._stamp:
                 self.clear()
                 self._stamp = stamp
