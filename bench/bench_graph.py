@@ -8,7 +8,8 @@ Run: ``.venv/bin/python bench/bench_graph.py`` from the repository root (PYTHONP
 2. Graph: the same run through launch/train.launch.xml (sim_bridge, prior_service, trainer in
    separate processes over local DDS); SPS from the trainer's TrainingMetrics timestamps.
 3. Prior service: round-trip latency p50/p99 per batch size and throughput in states/s, next to
-   the task's raw single-env step rate (how many states per second one env can produce).
+   the task's raw single-env step rate (how many states per second one env can produce), with
+   the service's default parameters and with int8 weights on two threads.
 Both SPS numbers exclude the first update (start-up). Goals: graph >= 0.9x in-process SPS, prior
 throughput >= 1.0x the raw env step rate.
 """
@@ -122,7 +123,16 @@ def graph_sps(args: argparse.Namespace, prior_dir: Path, work: Path) -> float:
     return (s1 - s0) / (t1 - t0)
 
 
-def prior_service_numbers(prior_dir: Path, task: str, seconds: float) -> list:
+SERVICE_SETTINGS = {
+    'default': {},
+    'int8, 2 threads': {'int8': 'true', 'torch_threads': '2'},
+}
+"""Prior service parameter overrides measured for P4: its defaults (float32, one thread, sized
+for sharing two cores with bridge and trainer) and a service given the machine."""
+
+
+def prior_service_numbers(prior_dir: Path, task: str, seconds: float,
+                          overrides: Optional[dict] = None) -> list:
     """(batch, p50 ms, p99 ms, states/s) of QueryPrior round trips to a prior_service process."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -133,7 +143,8 @@ def prior_service_numbers(prior_dir: Path, task: str, seconds: float) -> list:
     obs_dim = get_task(task).obs_dim
     service = subprocess.Popen(
         [sys.executable, '-m', 'lago_ros.nodes.prior_service', '--ros-args', '-r',
-         '__node:=bench_prior', '-p', f'prior_path:={prior_dir}', '-p', 'max_batch_size:=1024'],
+         '__node:=bench_prior', '-p', f'prior_path:={prior_dir}', '-p', 'max_batch_size:=1024']
+        + [arg for name, value in (overrides or {}).items() for arg in ('-p', f'{name}:={value}')],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -218,11 +229,13 @@ def measure(args: argparse.Namespace) -> dict:
         local = in_process_sps(args, prior_dir)
         remote = graph_sps(args, prior_dir, work)
         env_rate = env_step_rate(args.task, args.seconds)
-        rows = prior_service_numbers(prior_dir, args.task, args.seconds)
+        services = {name: prior_service_numbers(prior_dir, args.task, args.seconds, overrides)
+                    for name, overrides in SERVICE_SETTINGS.items()}
     keys = ('batch', 'p50_ms', 'p99_ms', 'states_per_s')
     return {'num_envs': args.num_envs, 'backbone': args.backbone,
             'in_process_sps': local, 'graph_sps': remote, 'env_steps_per_s': env_rate,
-            'prior_service': [dict(zip(keys, row, strict=True)) for row in rows]}
+            'prior_service': {name: [dict(zip(keys, row, strict=True)) for row in rows]
+                              for name, rows in services.items()}}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -238,11 +251,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           '(goal >= 0.9x)')
     env_rate = result['env_steps_per_s']
     print(f'raw env, one {args.task} env: {env_rate:9.1f} steps/s')
-    print('prior service  batch   p50 ms   p99 ms   states/s   vs env rate')
-    for row in result['prior_service']:
-        print(f'               {row["batch"]:5d} {row["p50_ms"]:8.2f} {row["p99_ms"]:8.2f} '
-              f'{row["states_per_s"]:10.1f}   {row["states_per_s"] / env_rate:5.2f}x '
-              '(goal >= 1.0x)')
+    print('prior service     settings  batch   p50 ms   p99 ms   states/s   vs env rate')
+    for name, rows in result['prior_service'].items():
+        for row in rows:
+            print(f'{name:>30} {row["batch"]:5d} {row["p50_ms"]:8.2f} {row["p99_ms"]:8.2f} '
+                  f'{row["states_per_s"]:10.1f}   {row["states_per_s"] / env_rate:5.2f}x '
+                  '(goal >= 1.0x)')
 
 
 if __name__ == '__main__':
