@@ -79,12 +79,17 @@ def _run(cmd: list[str], log_path: Path) -> subprocess.Popen:
                             cwd=ROOT)
 
 
-# Priors compared: backbone ('tiny' = a randomly initialised 2-layer BERT) and fine-tuning mode.
-PRIORS = {'minilm': ('minilm', 'frozen'), 'tiny': ('tiny', 'frozen'),
-          'minilm-lora': ('minilm', 'lora')}
+# Priors compared: backbone ('tiny' = a randomly initialised 2-layer BERT), fine-tuning mode and
+# attention. The first round's priors were fitted with full attention (PriorConfig.attention
+# 'full'); 'minilm-prefix' is the same prior with the prefix attention that became the default.
+PRIORS = {'minilm': ('minilm', 'frozen', 'full'), 'tiny': ('tiny', 'frozen', 'full'),
+          'minilm-lora': ('minilm', 'lora', 'full'),
+          'minilm-prefix': ('minilm', 'frozen', 'prefix')}
 PRIOR_NAMES = {'minilm': 'all-MiniLM-L6-v2 (pretrained, 22.7M), frozen',
                'tiny': 'tiny BERT (random init, 2 layers, 32 wide), frozen',
-               'minilm-lora': 'all-MiniLM-L6-v2 (pretrained, 22.7M), LoRA r=8'}
+               'minilm-lora': 'all-MiniLM-L6-v2 (pretrained, 22.7M), LoRA r=8',
+               'minilm-prefix': 'all-MiniLM-L6-v2 (pretrained, 22.7M), frozen, prefix '
+                                'attention (the default)'}
 
 
 def prepare_prior(study: TaskStudy, work: Path, prior: str, quick: bool) -> Path:
@@ -99,14 +104,15 @@ def prepare_prior(study: TaskStudy, work: Path, prior: str, quick: bool) -> Path
         collect_demos(study.task, 3 if quick else study.demo_episodes, seed=10_000,
                       out_dir=demos, overwrite=True)
     prior_dir = work / study.task / f'prior_{prior}'
-    backbone, mode = PRIORS[prior]
+    backbone, mode, attention = PRIORS[prior]
     if not (prior_dir / 'config.json').exists():
         path = None
         if backbone == 'tiny':
             path = str(tiny_random_backbone(work / 'tiny_backbone'))
         start = time.perf_counter()
         _, history = train_prior(load_demos(demos),
-                                 PriorConfig(task=study.task, backbone=path, mode=mode),
+                                 PriorConfig(task=study.task, backbone=path, mode=mode,
+                                             attention=attention),
                                  BCConfig(epochs=2 if quick else 15, patience=4, seed=0,
                                           select_by='metric'),
                                  out_dir=prior_dir)
@@ -123,7 +129,8 @@ def run_specs(work: Path, quick: bool) -> list[dict[str, Any]]:
         methods = [('ppo', None, 0.0), ('lago', 'minilm', study.beta)]
         if index == 0:
             methods += [('lago-tiny', 'tiny', study.beta),
-                        ('lago-lora', 'minilm-lora', study.beta)]
+                        ('lago-lora', 'minilm-lora', study.beta),
+                        ('lago-prefix', 'minilm-prefix', study.beta)]
         for method, prior, beta in methods:
             for seed in SEEDS[:1] if quick else SEEDS:
                 run_dir = work / study.task / f'{method}-seed{seed}'
