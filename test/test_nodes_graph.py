@@ -131,6 +131,29 @@ def test_query_matches_in_process_prediction(ros_node, probe_client, prior_dir):
         ActionPrior.from_pretrained(prior_dir).predict(states[:2], ['go up']).mean, atol=1e-5)
 
 
+def test_int8_service_answers_like_the_quantised_prior(ros_node, prior_dir):
+    from lago_ros.prior.model import ActionPrior
+
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'lago_ros.nodes.prior_service', '--ros-args',
+         '-r', '__node:=prior_int8', '-p', f'prior_path:={prior_dir}', '-p', 'int8:=true'],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = ros_node.create_client(QueryPrior, '/prior_int8/query')
+        assert client.wait_for_service(timeout_sec=90.0), 'prior_int8 never became active'
+        states = np.random.default_rng(4).normal(size=(6, OBS_DIM)).astype(np.float32)
+        reply = _call(ros_node, client, _request(states, instruction='reach the goal'))
+        assert reply.ok, reply.error
+        quantised = ActionPrior.from_pretrained(prior_dir).quantize_int8()
+        expected = quantised.predict(states, ['reach the goal'])
+        np.testing.assert_allclose(np.reshape(reply.mean, (6, 4)), expected.mean, atol=1e-5)
+        exact = ActionPrior.from_pretrained(prior_dir).predict(states, ['reach the goal'])
+        np.testing.assert_allclose(np.reshape(reply.mean, (6, 4)), exact.mean, atol=0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+
+
 @pytest.mark.parametrize('mutate, message', [
     (lambda r: setattr(r, 'observations', r.observations[:-1]), 'expected 78'),
     (lambda r: setattr(r, 'obs_dim', 3), 'the prior expects 39'),
