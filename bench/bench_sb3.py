@@ -9,7 +9,9 @@ Run: ``.venv/bin/python -m bench.bench_sb3 [--quick]`` from the repository root,
 1. Vanilla PPO (lago_ros.rl.ppo, beta = 0) vs SB3 PPO on reach-v3 from registry.make_env, with
    the same hyper-parameters (4 envs, n_steps 512, minibatch 256, 10 epochs, 64x64 tanh MLPs,
    clipped value loss) and the same normalisation (ours: running obs and return statistics;
-   SB3: VecNormalize). Goal: ours >= 1.5x SB3's steps/s.
+   SB3: VecNormalize). Ours runs its envs as training does by default (TrainConfig.vector_env,
+   'split': half of them in one worker process); SB3 runs its default DummyVecEnv (the ratio,
+   goal >= 1.5x) and, as a second reference, SubprocVecEnv (one process per env).
 2. LaGO (beta 0.1, the default MiniLM prior, freshly initialised, queried in-process on
    PPOConfig.prior_states states per rollout) vs vanilla PPO. Only the cost matters here, and a
    trained prior costs the same per query. Goal: LaGO >= 0.7x vanilla's steps/s.
@@ -42,11 +44,13 @@ def ours_trainer(num_envs: int = NUM_ENVS, num_steps: int = NUM_STEPS, beta: flo
                  prior=None, **ppo) -> Trainer:
     """Return a Trainer running lago_ros PPO on reach-v3 (LaGO when beta > 0 and a prior)."""
     from lago_ros.envs.registry import make_vec_env
+    from lago_ros.rl.experiment import TrainConfig
     from lago_ros.rl.ppo import PPO, PPOConfig
 
     config = PPOConfig(num_steps=num_steps, minibatch_size=MINIBATCH, update_epochs=EPOCHS,
                        beta=beta, log_interval=10 ** 6, **ppo)
-    agent = PPO(config, make_vec_env(TASK, num_envs, 0), prior)
+    envs = make_vec_env(TASK, num_envs, 0, vector_env=TrainConfig.vector_env)
+    agent = PPO(config, envs, prior)
 
     def train(rollouts: int) -> None:
         agent.learn(agent.global_step + rollouts * agent.batch_size)
@@ -54,15 +58,17 @@ def ours_trainer(num_envs: int = NUM_ENVS, num_steps: int = NUM_STEPS, beta: flo
     return train
 
 
-def sb3_trainer(num_envs: int = NUM_ENVS, num_steps: int = NUM_STEPS) -> Trainer:
-    """Return a Trainer running SB3 PPO with our defaults on the same envs."""
+def sb3_trainer(num_envs: int = NUM_ENVS, num_steps: int = NUM_STEPS,
+                subproc: bool = False) -> Trainer:
+    """Return a Trainer running SB3 PPO with our defaults on the same envs (DummyVecEnv or not)."""
     from stable_baselines3 import PPO as SB3PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
     from lago_ros.envs.registry import make_env
 
-    envs = VecNormalize(DummyVecEnv([lambda i=i: make_env(TASK, seed=i)
-                                     for i in range(num_envs)]), gamma=0.99)
+    vec_env = SubprocVecEnv if subproc else DummyVecEnv
+    envs = VecNormalize(vec_env([lambda i=i: make_env(TASK, seed=i) for i in range(num_envs)]),
+                        gamma=0.99)
     model = SB3PPO('MlpPolicy', envs, learning_rate=3e-4, n_steps=num_steps,
                    batch_size=MINIBATCH, n_epochs=EPOCHS, gamma=0.99, gae_lambda=0.95,
                    clip_range=0.2, clip_range_vf=0.2, ent_coef=0.0, vf_coef=0.5,
@@ -108,13 +114,16 @@ def budget(quick: bool) -> Dict[str, int]:
 
 
 def measure_sb3(quick: bool = False) -> Dict[str, float]:
-    """P1: steps/s of our vanilla PPO and of SB3 PPO, side by side."""
+    """P1: steps/s of our vanilla PPO and of SB3 PPO (DummyVecEnv and SubprocVecEnv)."""
     import stable_baselines3
 
     torch.set_num_threads(1)
-    sps = compare({'ours': ours_trainer(), 'sb3': sb3_trainer()}, NUM_ENVS * NUM_STEPS,
+    sps = compare({'ours': ours_trainer(), 'sb3': sb3_trainer(),
+                   'sb3_subproc': sb3_trainer(subproc=True)}, NUM_ENVS * NUM_STEPS,
                   **budget(quick))
     return {'ours_sps': sps['ours'], 'sb3_sps': sps['sb3'], 'ratio': sps['ours'] / sps['sb3'],
+            'sb3_subproc_sps': sps['sb3_subproc'],
+            'ratio_subproc': sps['ours'] / sps['sb3_subproc'],
             'sb3_version': stable_baselines3.__version__}
 
 
@@ -140,6 +149,8 @@ def main() -> None:
     p1 = measure_sb3(args.quick)
     print(f'vanilla PPO  ours {p1["ours_sps"]:8.1f} steps/s   SB3 {p1["sb3_sps"]:8.1f} steps/s'
           f'   ratio {p1["ratio"]:.2f}x (goal >= 1.5x)')
+    print(f'             SB3 SubprocVecEnv {p1["sb3_subproc_sps"]:8.1f} steps/s   ratio '
+          f'{p1["ratio_subproc"]:.2f}x (reference)')
     p2 = measure_lago(args.quick)
     print(f'LaGO {p2["lago_sps"]:8.1f} steps/s   vanilla {p2["vanilla_sps"]:8.1f} steps/s   '
           f'ratio {p2["ratio"]:.2f}x (goal >= 0.7x; {p2["prior"]}, {p2["prior_states"]} '

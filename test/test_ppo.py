@@ -287,6 +287,7 @@ def config_to_dict_overrides(cfg) -> list:
     ('ppo.kl_direction=sideways', 'unknown kl_direction'),
     ('ppo.beta_schedule=cosine', 'unknown beta schedule'),
     ('task.name=x', 'task must be a string'),
+    ('vector_env=async', r"vector_env is 'async'; expected one of \('sync', 'split'\)"),
 ])
 def test_load_config_rejects_bad_overrides(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -298,7 +299,8 @@ def test_run_training_writes_artefacts_and_resumes(tmp_path, monkeypatch):
     from lago_ros.envs import registry
 
     monkeypatch.setattr(registry, 'make_vec_env',
-                        lambda task, num_envs, seed, split='train': make_envs(num_envs=num_envs))
+                        lambda task, num_envs, seed, split='train', vector_env='sync':
+                        make_envs(num_envs=num_envs))
     overrides = ['task=clevr-robot', 'num_envs=2', 'ppo.num_steps=32', 'ppo.minibatch_size=32',
                  'ppo.update_epochs=1', 'eval_episodes=3', f'run_dir={tmp_path}',
                  'checkpoint_every=1']

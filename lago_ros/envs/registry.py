@@ -25,6 +25,11 @@ METAWORLD_OBS_DIM = 39
 METAWORLD_ACTION_DIM = 4
 METAWORLD_MAX_EPISODE_STEPS = 500
 CLEVR_TASK = 'clevr-robot'
+VECTOR_ENVS = ('sync', 'split')
+"""
+How `make_vec_env` runs its envs: 'sync' steps all in this process (gymnasium SyncVectorEnv);
+'split' steps the first half in one worker process at the same time (SplitVectorEnv, for 2+ cores).
+"""
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,11 @@ def make_env(name: str, seed: Optional[int] = None, split: str = 'train',
 
 
 def make_vec_env(name: str, num_envs: int, seed: Optional[int] = None, split: str = 'train',
-                 **options: Any) -> Any:
+                 vector_env: str = 'sync', **options: Any) -> Any:
     """
-    Make a SyncVectorEnv of `num_envs` copies of task `name`, env i seeded `seed + i`.
+    Make a vector env of `num_envs` copies of task `name`, env i seeded `seed + i`.
 
+    `vector_env` (one of VECTOR_ENVS) picks how they run; both give the same results.
     Autoreset is SAME_STEP: the step that ends an episode returns the next episode's first
     observation, with the last one in `info['final_obs']` and its info in `info['final_info']`.
     """
@@ -106,8 +112,13 @@ def make_vec_env(name: str, num_envs: int, seed: Optional[int] = None, split: st
     get_task(name)
     if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
         raise ValueError(f'num_envs is {num_envs!r}; expected a positive integer')
+    if vector_env not in VECTOR_ENVS:
+        raise ValueError(f'vector_env is {vector_env!r}; expected one of {VECTOR_ENVS}')
     env_fns = [functools.partial(make_env, name, None if seed is None else seed + i, split,
                                  **options) for i in range(num_envs)]
+    if vector_env == 'split':
+        from lago_ros.envs.split_vector_env import SplitVectorEnv
+        return SplitVectorEnv(env_fns)
     return gymnasium.vector.SyncVectorEnv(
         env_fns, autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP)
 
