@@ -124,6 +124,22 @@ def test_discrete_metadata_and_batch_axis(tmp_path):
         assert policy.act(np.zeros((batch, 24), np.float32)).shape == (batch,)
 
 
+def test_policy_fast_paths_agree_with_the_batched_run(tmp_path):
+    policy = OnnxPolicy(export_agent(make_agent('reach-v3'), 'reach-v3', tmp_path))
+    batch = np.random.default_rng(1).normal(size=(3, 39)).astype(np.float32)
+    expected = policy.run(batch)['action']
+    for i in range(3):  # one float32 row, a float64 list, a batch of one: the bound input
+        assert np.array_equal(policy.act(batch[i]), expected[i])
+        assert np.array_equal(policy.act(batch[i].astype(np.float64).tolist()), expected[i])
+        assert np.array_equal(policy.act(batch[i:i + 1]), expected[i:i + 1])
+    huge = np.full(39, 1e30, np.float32)  # finite, but its sum of squares overflows
+    assert np.isfinite(policy.act(huge)).all() and policy.act(huge).shape == (4,)
+    bad = batch.copy()
+    bad[2, 5] = np.inf
+    with pytest.raises(ObservationError, match=r'NaN or Inf at index \[5\]'):
+        policy.act(bad)
+
+
 def test_policy_rejects_bad_observations_and_mismatched_files(tmp_path):
     onnx_path = export_agent(make_agent('reach-v3'), 'reach-v3', tmp_path)
     policy = OnnxPolicy(onnx_path)
