@@ -186,8 +186,10 @@ class PPO:
         if not self.policy.discrete:
             with torch.no_grad():
                 self.policy.log_std.fill_(config.init_log_std)
+        # foreach: one kernel per op over all parameters instead of one per parameter (measured
+        # ~15% of an update on CPU; the same arithmetic, so the same results)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate,
-                                          eps=1e-5)
+                                          eps=1e-5, foreach=True)
         obs_dim, action_dim = self.policy.obs_dim, self.policy.action_dim
         self.obs_normalizer = ObservationNormalizer(obs_dim, config.normalize_obs,
                                                     config.obs_clip)
@@ -255,30 +257,45 @@ class PPO:
             self.reset_envs()
         buf = self.buffer
         buf.final_obs.zero_()
+        # With envs that step in the background (step_async/step_wait, e.g. SplitVectorEnv) the
+        # previous step's bookkeeping runs meanwhile; it touches neither the policy, nor the
+        # normaliser nor the generator, so the results are the same either way.
+        overlap = callable(getattr(self.envs, 'step_async', None))
+        pending = None
         for t in range(self.config.num_steps):
             raw = self._next_obs
             self.obs_normalizer.update(raw)
             obs = self._normalized(raw)
             out = self.policy.act(obs, self.generator)
             buf.add(t, obs, raw, self._next_instructions, out.action, out.log_prob, out.value)
-            next_obs, reward, terminated, truncated, info = self.envs.step(
-                self.policy.to_env_action(out.action))
-            reward = np.asarray(reward, dtype=np.float64)
+            actions = self.policy.to_env_action(out.action)
+            if overlap:
+                self.envs.step_async(actions)
+            if pending is not None:
+                self._record_outcome(*pending)
+            next_obs, reward, terminated, truncated, info = (
+                self.envs.step_wait() if overlap else self.envs.step(actions))
             dones = np.logical_or(terminated, truncated)
-            buf.add_outcome(t, self.reward_scaler(reward, dones), terminated, truncated)
-            if dones.any():
+            if dones.any():  # now, while the normaliser is as it was for this step's action
                 ended = np.flatnonzero(dones)
                 final = np.stack([info['final_obs'][i] for i in ended]).astype(np.float32)
                 buf.final_obs[t, torch.as_tensor(ended)] = self._normalized(final)
-            self._record_episodes(info, reward, dones)
+            pending = (t, np.asarray(reward, dtype=np.float64), terminated, truncated, dones, info)
             self._next_obs = np.asarray(next_obs, dtype=np.float32)
             self._next_instructions = self._instructions(info)
             self.global_step += self.num_envs
+        self._record_outcome(*pending)
         with torch.no_grad():
             last_values = self.policy.value(self._normalized(self._next_obs))
             final_values = self.policy.value(buf.final_obs).reshape(buf.dones.shape)
         buf.set_next_values(last_values, final_values)
         buf.compute_advantages(self.config.gamma, self.config.gae_lambda)
+
+    def _record_outcome(self, t: int, reward: np.ndarray, terminated: np.ndarray,
+                        truncated: np.ndarray, dones: np.ndarray, info: Dict) -> None:
+        """Store step t's scaled rewards and episode ends; count the episodes that ended."""
+        self.buffer.add_outcome(t, self.reward_scaler(reward, dones), terminated, truncated)
+        self._record_episodes(info, reward, dones)
 
     def _query_prior(self, beta: float) -> bool:
         """Query the prior once on the whole rollout; False if guidance is off or unavailable."""
@@ -384,7 +401,7 @@ class PPO:
             stats['lago/kl_prior'] = kl.item()
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
         stats.update({'losses/policy_loss': policy_loss.item(),
                       'losses/value_loss': value_loss.item(),
