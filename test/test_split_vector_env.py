@@ -150,6 +150,21 @@ def test_close_ends_the_worker_and_one_env_needs_none():
     single.close()
 
 
+def test_step_async_and_step_wait_must_alternate():
+    envs = SplitVectorEnv([functools.partial(FailingEnv) for _ in range(2)])
+    try:
+        envs.reset(seed=0)
+        with pytest.raises(VectorEnvError, match='without a step_async'):
+            envs.step_wait()
+        envs.step_async(np.zeros((2, 1), np.float32))
+        with pytest.raises(VectorEnvError, match='before step_wait'):
+            envs.step_async(np.zeros((2, 1), np.float32))
+        obs, rewards, *_ = envs.step_wait()
+        assert obs.tolist() == [[1.0, 1.0], [1.0, 1.0]] and rewards.tolist() == [1.0, 1.0]
+    finally:
+        envs.close()
+
+
 def test_make_vec_env_rejects_an_unknown_vector_env():
     with pytest.raises(ValueError, match=r"vector_env is 'async'; expected one of \('sync', "
                                          r"'split'\)"):

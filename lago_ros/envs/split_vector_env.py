@@ -7,7 +7,8 @@ Why: a Meta-World step is mostly the simulator's own Python, so a second core ne
 stepping time. gymnasium's AsyncVectorEnv runs one process per env, and on two cores its four
 processes fight over them (measured slower than SyncVectorEnv on reach-v3). Here only one extra
 process exists, it idles in a pipe read while the learner runs the policy, and one round trip
-per vector step carries all of its envs' results.
+per vector step carries all of its envs' results. It pays only with a core to spare: on a machine
+already busy with other work, the per-step hand-offs wait for CPU time and SyncVectorEnv wins.
 
 The results equal SyncVectorEnv's with autoreset SAME_STEP: each env comes from the same factory
 with the same seed, and infos (`final_obs`, `final_info`) are merged in env order with gymnasium's
@@ -117,6 +118,7 @@ class SplitVectorEnv(VectorEnv):
         self._process: Any = None
         self._conn: Any = None
         self._local: list = []
+        self._local_results: Optional[list] = None  # between step_async and step_wait
         self._worker_ok = False
         if self._split:
             # spawn, not fork: the parent may hold threads (torch, ROS executors) that fork breaks
@@ -171,9 +173,25 @@ class SplitVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every env (worker and local ones at the same time) and merge in env order."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions: Any) -> None:
+        """
+        Send the worker its actions and step the local envs; `step_wait` collects the results.
+
+        The worker usually finishes a little after the local envs: a caller can use that time.
+        """
         actions = list(iterate(self.action_space, actions))
-        results = self._run(('step', actions[:self._split]), step_same_step,
-                            actions[self._split:])
+        self._local_results = self._start(('step', actions[:self._split]), step_same_step,
+                                          actions[self._split:])
+
+    def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Return the results of the `step_async` call before, like SyncVectorEnv's step."""
+        if self._local_results is None:
+            raise VectorEnvError('step_wait() without a step_async() before it')
+        local, self._local_results = self._local_results, None
+        results = self._receive() + local
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminations = np.zeros(self.num_envs, dtype=np.bool_)
         truncations = np.zeros(self.num_envs, dtype=np.bool_)
@@ -193,19 +211,26 @@ class SplitVectorEnv(VectorEnv):
     def _run(self, request: tuple, call: Callable[[gym.Env, Any], Any],
              local_args: Sequence[Any]) -> list:
         """Send the worker its part, run the local part meanwhile, then join the results."""
+        local = self._start(request, call, local_args)
+        return self._receive() + local
+
+    def _start(self, request: tuple, call: Callable[[gym.Env, Any], Any],
+               local_args: Sequence[Any]) -> list:
+        """Send the worker its part and return the local part's results."""
         if self.closed:
             raise VectorEnvError('SplitVectorEnv is closed')
+        if self._local_results is not None:
+            raise VectorEnvError('step_async() called again before step_wait()')
         if self._split:
             try:
                 self._conn.send(request)
             except (BrokenPipeError, ConnectionError, OSError):
                 self._worker_died()
         try:
-            local = _run_each(self._local, self._split, call, local_args)
+            return _run_each(self._local, self._split, call, local_args)
         except _EnvFailure as err:
             self._receive()  # keep the pipe in step before raising
             raise VectorEnvError(str(err)) from err.__cause__
-        return self._receive() + local
 
     def _receive(self) -> list:
         """Return the worker's reply (an empty list without a worker); raise on error or death."""
