@@ -56,8 +56,8 @@ class TrainConfig:
     vector_env: str = 'split'
     """
     how the envs run (registry.VECTOR_ENVS): 'split' steps half of them in one worker process
-    alongside this one (reach-v3, 4 envs, 2 cores: 1.3x vanilla PPO steps/s), 'sync' all here;
-    both give identical training"""
+    alongside this one (reach-v3, 4 envs, 2 idle cores: ~1.3x vanilla PPO steps/s, but slower
+    than 'sync' when other work keeps the cores busy), 'sync' all here; training is identical"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO and guidance hyper-parameters, beta schedule included"""
     prior: Optional[str] = None
