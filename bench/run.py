@@ -254,34 +254,39 @@ def finished(task_dir: Path, method: str) -> List[Path]:
                   if (p / 'summary.json').exists() and (p / 'metrics.csv').exists())
 
 
+def reach_figure(label: str, ppo: list, lago: list) -> Figure:
+    """P6 for one LaGO arm: env steps for PPO / for LaGO to reach PPO's final success."""
+    target = ppo[-1][1]
+    if target <= ppo[0][1]:
+        return Figure('P6', label, 'vanilla PPO did not improve (first '
+                      f'{ppo[0][1]:.2f}, final {target:.2f}): nothing to reach', '-', '>= 1.0x',
+                      None)
+    ppo_steps, lago_steps = first_reach(ppo, target), first_reach(lago, target)
+    if lago_steps is None:
+        return Figure('P6', label, f'target {target:.2f}: PPO at {ppo_steps}, LaGO not within '
+                      f'{lago[-1][0]} steps (its final success {lago[-1][1]:.2f})', '< 1x',
+                      '>= 1.0x', False)
+    ratio = ppo_steps / lago_steps
+    return Figure('P6', label, f'target {target:.2f}: PPO at {ppo_steps}, LaGO at {lago_steps} '
+                  'steps', f'{ratio:.2f}x', '>= 1.0x', ratio >= 1.0)
+
+
 def sample_efficiency_figures(root: Path = EVIDENCE) -> List[Figure]:
     """P6: PPO steps to reach its own final success / LaGO steps to reach it, per task."""
     what = 'env steps to reach vanilla PPO final success: PPO / LaGO'
     figures = []
     for task_dir in sorted(p for p in root.glob('*') if p.is_dir()) if root.exists() else []:
-        ppo_runs, lago_runs = finished(task_dir, 'ppo'), finished(task_dir, 'lago')
-        if not ppo_runs or not lago_runs:
-            continue
-        ppo, lago = success_curve(ppo_runs), success_curve(lago_runs)
-        if not ppo or not lago:
-            continue
-        target = ppo[-1][1]
-        label = f'{what} ({task_dir.name}, {len(ppo_runs)}+{len(lago_runs)} seeds)'
-        if target <= ppo[0][1]:
-            figures.append(Figure('P6', label, 'vanilla PPO did not improve (first '
-                                  f'{ppo[0][1]:.2f}, final {target:.2f}): nothing to reach',
-                                  '-', '>= 1.0x', None))
-            continue
-        ppo_steps, lago_steps = first_reach(ppo, target), first_reach(lago, target)
-        if lago_steps is None:
-            figures.append(Figure('P6', label, f'target {target:.2f}: PPO at {ppo_steps}, LaGO '
-                                  f'not within {lago[-1][0]} steps (its final success '
-                                  f'{lago[-1][1]:.2f})', '< 1x', '>= 1.0x', False))
-            continue
-        ratio = ppo_steps / lago_steps
-        figures.append(Figure('P6', label, f'target {target:.2f}: PPO at {ppo_steps}, LaGO at '
-                              f'{lago_steps} steps', f'{ratio:.2f}x', '>= 1.0x',
-                              ratio >= 1.0))
+        ppo_runs = finished(task_dir, 'ppo')
+        ppo = success_curve(ppo_runs) if ppo_runs else None
+        # Every LaGO arm of the study ('lago' = the main MiniLM prior, 'lago-tiny', ...).
+        arms = sorted({d.name.rsplit('-seed', 1)[0] for d in task_dir.glob('lago*-seed*')})
+        for arm in arms:
+            lago_runs = finished(task_dir, arm)
+            lago = success_curve(lago_runs) if lago_runs else None
+            if not ppo or not lago:
+                continue
+            figures.append(reach_figure(f'{what} ({task_dir.name}, {arm}, {len(ppo_runs)}+'
+                                        f'{len(lago_runs)} seeds)', ppo, lago))
     return figures or [Figure('P6', what, f'no stored runs under {root.relative_to(ROOT)}', '-',
                               '>= 1.0x', None)]
 
