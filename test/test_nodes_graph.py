@@ -131,12 +131,15 @@ def test_query_matches_in_process_prediction(ros_node, probe_client, prior_dir):
         ActionPrior.from_pretrained(prior_dir).predict(states[:2], ['go up']).mean, atol=1e-5)
 
 
-def test_int8_service_answers_like_the_quantised_prior(ros_node, prior_dir):
+@pytest.mark.parametrize('backend', ['onnxruntime', 'torch'])
+def test_int8_service_answers_like_the_quantised_prior(ros_node, prior_dir, backend):
     from lago_ros.prior.model import ActionPrior
+    from lago_ros.prior.onnx_runtime import OnnxPrior
 
     proc = subprocess.Popen(
         [sys.executable, '-m', 'lago_ros.nodes.prior_service', '--ros-args',
-         '-r', '__node:=prior_int8', '-p', f'prior_path:={prior_dir}', '-p', 'int8:=true'],
+         '-r', '__node:=prior_int8', '-p', f'prior_path:={prior_dir}', '-p', 'int8:=true',
+         '-p', f'backend:={backend}'],
         cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         client = ros_node.create_client(QueryPrior, '/prior_int8/query')
@@ -144,7 +147,9 @@ def test_int8_service_answers_like_the_quantised_prior(ros_node, prior_dir):
         states = np.random.default_rng(4).normal(size=(6, OBS_DIM)).astype(np.float32)
         reply = _call(ros_node, client, _request(states, instruction='reach the goal'))
         assert reply.ok, reply.error
-        quantised = ActionPrior.from_pretrained(prior_dir).quantize_int8()
+        prior = ActionPrior.from_pretrained(prior_dir)
+        quantised = (OnnxPrior(prior, int8=True) if backend == 'onnxruntime'
+                     else prior.quantize_int8())
         expected = quantised.predict(states, ['reach the goal'])
         np.testing.assert_allclose(np.reshape(reply.mean, (6, 4)), expected.mean, atol=1e-5)
         exact = ActionPrior.from_pretrained(prior_dir).predict(states, ['reach the goal'])
@@ -190,7 +195,7 @@ def test_diagnostics_report_state_and_latency(ros_node, probe_client):
     ros_node.destroy_subscription(sub)
     assert status is not None, 'no /diagnostics from prior_probe'
     values = {kv.key: kv.value for kv in status.values}
-    assert values['state'] == 'active'
+    assert values['state'] == 'active' and values['backend'] == 'OnnxPrior'
     assert float(values['latency_p99_ms']) >= float(values['latency_p50_ms']) > 0
 
 

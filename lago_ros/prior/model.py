@@ -346,15 +346,23 @@ class ActionPrior(nn.Module):
 
         `instructions` has one string per row, or a single string shared by all rows.
         """
-        batch, k = observations.shape[0], self.config.num_soft_tokens
-        normalised = ((observations - self.obs_mean) / self.obs_std).clamp(
-            -self.config.obs_clip, self.config.obs_clip)
-        soft = self.projector(normalised).view(batch, k, self.hidden_size)
-        _check_instruction_count(len(instructions), batch)
+        soft = self.soft_tokens(observations)
+        _check_instruction_count(len(instructions), observations.shape[0])
         if self._prefix is not None:
             pooled = self._encode_prefix(soft, instructions)
         else:
             pooled = self._encode_full(soft, instructions)
+        return self.head_output(pooled)
+
+    def soft_tokens(self, observations: torch.Tensor) -> torch.Tensor:
+        """Return the k soft tokens (B, k, H) of raw observations (B, obs_dim)."""
+        normalised = ((observations - self.obs_mean) / self.obs_std).clamp(
+            -self.config.obs_clip, self.config.obs_clip)
+        return self.projector(normalised).view(observations.shape[0], self.config.num_soft_tokens,
+                                               self.hidden_size)
+
+    def head_output(self, pooled: torch.Tensor) -> PriorOutput:
+        """Return distribution parameters from the pooled soft-token state (B, H)."""
         raw = self.head(pooled)
         if self.config.action_type == 'discrete':
             return PriorOutput(logits=raw)
@@ -443,7 +451,7 @@ class ActionPrior(nn.Module):
         observations, instructions = self._check_inputs(observations, instructions)
         chunks = []
         was_training = self.training
-        if was_training:  # switching walks every submodule: milliseconds a query, so only if needed
+        if was_training:  # switching walks every submodule (ms per query): only when needed
             self.eval()
         try:
             with torch.inference_mode():
