@@ -288,6 +288,7 @@ def config_to_dict_overrides(cfg) -> list:
     ('ppo.beta_schedule=cosine', 'unknown beta schedule'),
     ('task.name=x', 'task must be a string'),
     ('vector_env=async', r"vector_env is 'async'; expected one of \('sync', 'split'\)"),
+    ('prior_backend=tensorrt', "prior_backend is 'tensorrt'"),
 ])
 def test_load_config_rejects_bad_overrides(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -46,9 +46,9 @@ NODE_PARAMETERS = (
     Param('bridge_wait_timeout', 120.0, 's to wait for an absent bridge before giving up',
           0.1, 86400.0),
 )
-# TrainConfig fields the graph replaces: the prior (and its int8 switch) lives in the service,
+# TrainConfig fields the graph replaces: the prior (backend, int8) lives in the service,
 # the envs in the bridge.
-GRAPH_MANAGED = ('prior', 'prior_int8', 'vector_env', 'eval_split')
+GRAPH_MANAGED = ('prior', 'prior_backend', 'prior_int8', 'vector_env', 'eval_split')
 
 
 def _field_docs(cls: type) -> Dict[str, str]:
