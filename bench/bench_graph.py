@@ -124,11 +124,13 @@ def graph_sps(args: argparse.Namespace, prior_dir: Path, work: Path) -> float:
 
 
 SERVICE_SETTINGS = {
-    'default': {},
+    'default: onnxruntime, float32, 1 thread': {},
     'int8, 2 threads': {'int8': 'true', 'torch_threads': '2'},
+    'torch backend, float32, 1 thread': {'backend': 'torch'},
 }
-"""Prior service parameter overrides measured for P4: its defaults (float32, one thread, sized
-for sharing two cores with bridge and trainer) and a service given the machine."""
+"""Prior service parameter overrides measured for P4: its defaults (ONNX Runtime, float32, one
+thread, sized for sharing two cores with bridge and trainer), a service given the machine with
+int8 weights, and the torch backend for reference."""
 
 
 def prior_service_numbers(prior_dir: Path, task: str, seconds: float,
