@@ -84,6 +84,7 @@ def prior_rows(batches: Sequence[int], seconds: float) -> List[Dict[str, float]]
     from lago_ros.envs.registry import get_task
     from lago_ros.prior.backbone import tiny_random_backbone
     from lago_ros.prior.model import ActionPrior, PriorConfig
+    from lago_ros.prior.onnx_runtime import OnnxPrior
 
     torch.set_num_threads(1)
     spec = get_task(TASK)
@@ -98,12 +99,17 @@ def prior_rows(batches: Sequence[int], seconds: float) -> List[Dict[str, float]]
                                             action_dim=spec.action_dim, task=TASK,
                                             backbone=source)).eval()
             params = sum(p.numel() for p in prior.parameters()) / 1e6
+            runners = {'ms_per_state': prior, 'onnx_ms_per_state': OnnxPrior(prior),
+                       'onnx_int8_ms_per_state': OnnxPrior(prior, int8=True)}
             for batch in batches:
                 obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
-                call_s = seconds_per_call(
-                    lambda obs=obs, prior=prior: prior.predict(obs, [INSTRUCTION]), seconds)
-                rows.append({'backbone': name, 'params_m': params, 'batch': batch,
-                             'ms_per_state': 1e3 * call_s / batch})
+                row = {'backbone': name, 'params_m': params, 'batch': batch}
+                for key, runner in runners.items():
+                    call_s = seconds_per_call(
+                        lambda obs=obs, runner=runner: runner.predict(obs, [INSTRUCTION]),
+                        seconds)
+                    row[key] = 1e3 * call_s / batch
+                rows.append(row)
     return rows
 
 
@@ -139,14 +145,17 @@ def plot(result: dict, images: Path) -> List[Path]:
     fig, ax = plt.subplots(figsize=(5, 4))
     for name in dict.fromkeys(row['backbone'] for row in result['prior']):
         rows = [row for row in result['prior'] if row['backbone'] == name]
-        ax.plot([row['batch'] for row in rows], [row['ms_per_state'] for row in rows], 'o-',
-                label=f'{name} ({rows[0]["params_m"]:.1f}M params)')
+        for key, style, runner in (('ms_per_state', 'o-', 'torch'),
+                                   ('onnx_ms_per_state', 's--', 'ONNX Runtime'),
+                                   ('onnx_int8_ms_per_state', '^:', 'ONNX Runtime int8')):
+            ax.plot([row['batch'] for row in rows], [row[key] for row in rows], style,
+                    label=f'{name} ({rows[0]["params_m"]:.1f}M), {runner}')
     ax.set_xscale('log', base=2)
     ax.set_yscale('log')
     ax.set_xlabel('batch size')
     ax.set_ylabel('ms per state')
-    ax.set_title('ActionPrior.predict, one torch thread')
-    ax.legend()
+    ax.set_title('prior query cost, one thread')
+    ax.legend(fontsize=7)
     fig.tight_layout()
     prior_png = images / 'scaling_prior.png'
     fig.savefig(prior_png, dpi=100)
@@ -178,9 +187,10 @@ def main() -> None:
     for row in result['ppo']['envs'] + result['ppo']['rollouts']:
         print(f'{row["num_envs"]:>5} {row["rollout"]:>8} {row["sps"]:>9.0f} '
               f'{row["rss_start_mb"]:>17.0f} {row["peak_rss_mb"]:>13.0f}')
-    print(f'{"backbone":<18} {"batch":>6} {"ms/state":>9}')
+    print(f'{"backbone":<18} {"batch":>6} {"ms/state: torch":>9} {"onnx":>9} {"onnx int8":>9}')
     for row in result['prior']:
-        print(f'{row["backbone"]:<18} {row["batch"]:>6} {row["ms_per_state"]:>9.3f}')
+        print(f'{row["backbone"]:<18} {row["batch"]:>6} {row["ms_per_state"]:>9.3f} '
+              f'{row["onnx_ms_per_state"]:>9.3f} {row["onnx_int8_ms_per_state"]:>9.3f}')
     print('plots:', ', '.join(result['plots']))
 
 

@@ -390,10 +390,14 @@ def scaling_lines(scaling: dict) -> List[str]:
             for r in scaling['ppo']['envs'] + scaling['ppo']['rollouts']}
     lines += [f'| {r["num_envs"]} | {r["rollout"]} | {r["sps"]:.0f} | {r["rss_start_mb"]:.0f} | '
               f'{r["peak_rss_mb"]:.0f} |' for r in rows.values()]
-    lines += ['', 'ActionPrior.predict on reach-v3 inputs, freshly initialised, one torch thread.',
-              '', '| backbone | params | batch | ms per state |', '|---|---|---|---|']
+    lines += ['', 'Prior query cost on reach-v3 inputs (prefix attention, freshly initialised, '
+              'one thread): `ActionPrior.predict` (torch) and `OnnxPrior.predict` (ONNX '
+              'Runtime, float32 and int8).', '',
+              '| backbone | params | batch | ms per state: torch | ONNX Runtime | '
+              'ONNX Runtime int8 |', '|---|---|---|---|---|---|']
     lines += [f'| {r["backbone"]} | {r["params_m"]:.1f}M | {r["batch"]} | '
-              f'{r["ms_per_state"]:.3f} |' for r in scaling['prior']]
+              f'{r["ms_per_state"]:.3f} | {r.get("onnx_ms_per_state", math.nan):.3f} | '
+              f'{r.get("onnx_int8_ms_per_state", math.nan):.3f} |' for r in scaling['prior']]
     lines += [''] + [f'![{Path(p).stem}](images/{Path(p).name})' for p in scaling['plots']]
     return lines
 
