@@ -332,19 +332,21 @@ def remedies(figures: List[Figure], results: Dict[str, dict]) -> List[str]:
             'the latest observation, so steps cannot be batched; what would close it: more envs '
             'per bridge (the shipped bridge hosts 8), pipelining two half-batches so the bridge '
             'steps one while the trainer acts on the other, or a C++ (rclcpp) bridge.')
-    prior = {(r['backbone'], r['batch']): r['ms_per_state']
-             for r in results['scaling'].get('prior', [])}
-    if ('MiniLM-L6', 1) in prior:
+    prior = {(r['backbone'], r['batch']): r for r in results['scaling'].get('prior', [])}
+    if ('MiniLM-L6', 1) in prior and 'onnx_ms_per_state' in prior['MiniLM-L6', 1]:
+        one, big = prior['MiniLM-L6', 1], prior.get(('MiniLM-L6', 256), {})
         notes['P4'] = (
-            f'P4: MiniLM costs {prior["MiniLM-L6", 1]:.1f} ms for one state and '
-            f'{prior.get(("MiniLM-L6", 256), float("nan")):.2f} ms per state at batch 256 on one '
-            'thread (scaling table), prefix attention included. At batch 1 the time is reading '
-            '~40 MB of float32 weights plus ~3 ms of Python module overhead, so int8 weights '
-            'halve it; batched, it is compute in the linear layers (4 soft tokens x 6 layers). '
-            'What would close it: the soft-token pass in ONNX Runtime with int8 weights (no '
-            'per-module Python), a smaller backbone (the tiny one meets both goals), a GPU '
-            '(device: cuda) or more cores. With prior_states the trainer needs only '
-            'prior_states / rollout size of the env rate (1/8 for 256 of 2048 states).')
+            f'P4: one MiniLM state costs {one["ms_per_state"]:.1f} ms in torch, '
+            f'{one["onnx_ms_per_state"]:.1f} ms in ONNX Runtime (the service default, same '
+            f'outputs) and {one["onnx_int8_ms_per_state"]:.1f} ms with int8 weights; batched '
+            f'(256) {big.get("ms_per_state", math.nan):.2f} / '
+            f'{big.get("onnx_ms_per_state", math.nan):.2f} / '
+            f'{big.get("onnx_int8_ms_per_state", math.nan):.2f} ms per state (scaling table, '
+            'one thread). Batched, the cost is the linear layers of 4 soft tokens x 6 layers, '
+            'so matching the raw env rate (one Meta-World env makes a state in ~0.35 ms) needs '
+            'int8 on both cores or more: a smaller backbone (the tiny one meets both goals), '
+            'fewer soft tokens, a GPU (device: cuda) or more cores. The trainer itself needs '
+            'only prior_states / rollout size of the env rate (1/8 for 256 of 2048 states).')
     deploy = results['deploy']
     if 'error' not in deploy:
         notes['P5'] = (
