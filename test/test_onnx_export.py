@@ -176,3 +176,23 @@ def test_export_checks_task_options_and_cli(tmp_path, capsys):
     assert main([str(tmp_path / 'missing.pt'), str(tmp_path / 'x.onnx'), '--task',
                  'reach-v3']) == 2
     assert 'does not exist' in capsys.readouterr().err
+
+
+def test_per_dimension_action_bounds_clip_each_dimension() -> None:
+    """Bounds that differ per dimension take the Min/Max path instead of one scalar Clip."""
+    import onnxruntime as ort
+
+    from lago_ros.export.onnx_export import build_policy_graph
+
+    agent = make_agent('reach-v3')
+    state = {key: value.clone() for key, value in agent.policy.state_dict().items()}
+    state['action_low'] = torch.tensor([-1.0, -0.2, -0.5, 0.0])
+    state['action_high'] = torch.tensor([1.0, 0.2, 0.5, 0.3])
+    model = build_policy_graph(state, agent.obs_normalizer.state_dict())
+    assert {'Min', 'Max'} <= {node.op_type for node in model.graph.node}
+    session = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])
+    obs = np.random.default_rng(5).normal(size=(64, 39)).astype(np.float32) * 4
+    action, mean = session.run(None, {'observation': obs})
+    np.testing.assert_array_equal(action, np.clip(mean, state['action_low'].numpy(),
+                                                  state['action_high'].numpy()))
+    assert (action != mean).any()  # the bounds were hit, so clipping was exercised

@@ -108,10 +108,13 @@ def build_policy_graph(policy_state: Dict[str, Any], normalizer_state: Dict[str,
     obs_dim, action_dim = layers[0][0].shape[1], layers[-1][0].shape[0]
     discrete = 'log_std' not in policy_state
     nodes, inits, current, _ = _normalisation_nodes(normalizer_state, obs_dim)
+    # The last layer writes the extra output directly: an Identity node would cost a kernel
+    # launch per call, and ONNX Runtime's per-node overhead is most of a batch-1 query.
+    head = DISCRETE_EXTRA_OUTPUT if discrete else CONTINUOUS_EXTRA_OUTPUT
     for i, (weight, bias) in enumerate(layers):
         inits += [numpy_helper.from_array(weight, f'actor_{i}_weight'),
                   numpy_helper.from_array(bias, f'actor_{i}_bias')]
-        out = f'actor_{i}_out'
+        out = head if i == len(layers) - 1 else f'actor_{i}_out'
         nodes.append(helper.make_node('Gemm', [current, f'actor_{i}_weight', f'actor_{i}_bias'],
                                       [out], transB=1))
         current = out
@@ -119,18 +122,24 @@ def build_policy_graph(policy_state: Dict[str, Any], normalizer_state: Dict[str,
             nodes.append(helper.make_node('Tanh', [current], [f'actor_{i}_tanh']))
             current = f'actor_{i}_tanh'
     if discrete:
-        nodes += [helper.make_node('Identity', [current], [DISCRETE_EXTRA_OUTPUT]),
-                  helper.make_node('ArgMax', [current], [OUTPUT_NAME], axis=1, keepdims=0)]
+        nodes.append(helper.make_node('ArgMax', [current], [OUTPUT_NAME], axis=1, keepdims=0))
         outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT64, ['batch'])]
         extra = helper.make_tensor_value_info(DISCRETE_EXTRA_OUTPUT, TensorProto.FLOAT,
                                               ['batch', action_dim])
     else:
         low, high = _array(policy_state, 'action_low'), _array(policy_state, 'action_high')
-        inits += [numpy_helper.from_array(low, 'action_low'),
-                  numpy_helper.from_array(high, 'action_high')]
-        nodes += [helper.make_node('Identity', [current], [CONTINUOUS_EXTRA_OUTPUT]),
-                  helper.make_node('Min', [current, 'action_high'], ['action_below_high']),
-                  helper.make_node('Max', ['action_below_high', 'action_low'], [OUTPUT_NAME])]
+        if np.all(low == low.flat[0]) and np.all(high == high.flat[0]):
+            # One Clip node when every dimension shares its bounds (Meta-World: [-1, 1]).
+            inits += [numpy_helper.from_array(low.flat[0].copy(), 'action_low'),
+                      numpy_helper.from_array(high.flat[0].copy(), 'action_high')]
+            nodes.append(helper.make_node('Clip', [current, 'action_low', 'action_high'],
+                                          [OUTPUT_NAME]))
+        else:
+            inits += [numpy_helper.from_array(low, 'action_low'),
+                      numpy_helper.from_array(high, 'action_high')]
+            nodes += [helper.make_node('Min', [current, 'action_high'], ['action_below_high']),
+                      helper.make_node('Max', ['action_below_high', 'action_low'],
+                                       [OUTPUT_NAME])]
         outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
                                                  ['batch', action_dim])]
         extra = helper.make_tensor_value_info(CONTINUOUS_EXTRA_OUTPUT, TensorProto.FLOAT,
