@@ -129,17 +129,16 @@ class PriorService(LifecycleNode):
 
     def _predictor(self) -> Any:
         """Return what answers queries: the prior, its int8 version or its ONNX Runtime runner."""
-        use_onnx = (self.params['backend'] == 'onnxruntime' and self.params['device'] == 'cpu'
-                    and self.prior.config.attention == 'prefix')
-        if not use_onnx:
-            if self.params['backend'] == 'onnxruntime':
-                self.get_logger().info('backend onnxruntime needs a prefix-attention prior on '
-                                       'cpu; serving with torch')
-            return self.prior.quantize_int8() if self.params['int8'] else self.prior
-        from lago_ros.prior.onnx_runtime import OnnxPrior
+        if self.params['backend'] == 'onnxruntime':
+            from lago_ros.prior.model import PriorConfigError
+            from lago_ros.prior.onnx_runtime import OnnxPrior
 
-        return OnnxPrior(self.prior, int8=self.params['int8'],
-                         threads=self.params['torch_threads'] or os.cpu_count() or 1)
+            try:
+                return OnnxPrior(self.prior, int8=self.params['int8'],
+                                 threads=self.params['torch_threads'] or os.cpu_count() or 1)
+            except PriorConfigError as err:  # full attention or not on cpu
+                self.get_logger().info(f'{err}; serving with torch')
+        return self.prior.quantize_int8() if self.params['int8'] else self.prior
 
     def _predict(self, observations: np.ndarray, instructions: list) -> Any:
         """Run the predictor; if ONNX Runtime fails (not on bad input), fall back to torch."""

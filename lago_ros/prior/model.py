@@ -40,7 +40,7 @@ from lago_ros.prior.backbone import (
     load_backbone,
     refuse_remote_code,
 )
-from lago_ros.prior.prefix_cache import cache_argument, PrefixEncoder
+from lago_ros.prior.prefix_cache import cache_argument, LayerKV, PrefixEncoder
 from lago_ros.utils import sha256_file
 
 PathLike = str | os.PathLike
@@ -200,6 +200,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PriorLoadError(f'{path} holds {type(data).__name__}, expected a JSON object')
     return data
+
+
+def rows_by_instruction(instructions: Sequence[str], batch: int) -> dict[str, list[int]]:
+    """Map each distinct instruction to its rows; a single instruction is shared by all rows."""
+    if len(instructions) == 1:
+        return {instructions[0]: list(range(batch))}
+    groups: dict[str, list[int]] = {}
+    for row, text in enumerate(instructions):
+        groups.setdefault(text, []).append(row)
+    return groups
 
 
 def _check_instruction_count(instructions: int, observations: int) -> None:
@@ -377,22 +387,25 @@ class ActionPrior(nn.Module):
 
     def _encode_prefix(self, soft: torch.Tensor, instructions: Sequence[str]) -> torch.Tensor:
         """Mean final hidden state (B, H) of the soft tokens, each instruction encoded once."""
-        groups: dict[str, list[int]] = {}
-        for row in range(soft.shape[0]):
-            groups.setdefault(instructions[0 if len(instructions) == 1 else row], []).append(row)
+        groups = rows_by_instruction(instructions, soft.shape[0])
         if len(groups) == 1:  # the usual case: one task, one instruction
-            return self._soft_hidden(next(iter(groups)), soft)
+            return self.soft_pass(soft, *self.instruction_prefix(next(iter(groups))))
         pooled = soft.new_empty(soft.shape[0], self.hidden_size)
         for text, rows in groups.items():
             index = torch.tensor(rows, device=self.device)
-            pooled = pooled.index_copy(0, index, self._soft_hidden(text, soft[index]))
+            pooled = pooled.index_copy(
+                0, index, self.soft_pass(soft[index], *self.instruction_prefix(text)))
         return pooled
 
-    def _soft_hidden(self, text: str, soft: torch.Tensor) -> torch.Tensor:
-        """Mean final hidden state (B, H) of soft tokens (B, k, H) that all follow `text`."""
+    def instruction_prefix(self, text: str) -> tuple[LayerKV, int]:
+        """Return the per-layer keys/values (batch 1) of instruction `text` and its length."""
         ids = self._token_ids(text)
-        layers = self._prefix.prefix(text, ids, self.device)
-        return self._prefix.run_soft(soft, layers, len(ids), self._soft_token_type()).mean(dim=1)
+        return self._prefix.prefix(text, ids, self.device), len(ids)
+
+    def soft_pass(self, soft: torch.Tensor, layers: LayerKV, prefix_length: int) -> torch.Tensor:
+        """Return the mean final hidden state (B, H) of soft tokens (B, k, H) after a prefix."""
+        return self._prefix.run_soft(soft, layers, prefix_length,
+                                     self._soft_token_type()).mean(dim=1)
 
     def _encode_full(self, soft: torch.Tensor, instructions: Sequence[str]) -> torch.Tensor:
         """Mean final hidden state (B, H) of the soft tokens, attending over the whole input."""
@@ -415,8 +428,8 @@ class ActionPrior(nn.Module):
         return hidden.gather(
             1, soft_positions[..., None].expand(-1, -1, self.hidden_size)).mean(dim=1)
 
-    def _check_inputs(self, observations: Any,
-                      instructions: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    def check_inputs(self, observations: Any,
+                     instructions: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         """Validate predict's inputs and return them as float32 array and list of strings."""
         obs_dim = self.config.obs_dim
         where = f' (task {self.config.task})' if self.config.task else ''
@@ -448,7 +461,7 @@ class ActionPrior(nn.Module):
 
     def predict(self, observations: np.ndarray, instructions: Sequence[str]) -> PriorOutput:
         """Prior distribution (numpy) for raw observations (B, obs_dim), in batches."""
-        observations, instructions = self._check_inputs(observations, instructions)
+        observations, instructions = self.check_inputs(observations, instructions)
         chunks = []
         was_training = self.training
         if was_training:  # switching walks every submodule (ms per query): only when needed

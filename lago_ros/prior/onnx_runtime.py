@@ -24,7 +24,12 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from lago_ros.prior.model import ActionPrior, PriorConfigError, PriorOutput
+from lago_ros.prior.model import (
+    ActionPrior,
+    PriorConfigError,
+    PriorOutput,
+    rows_by_instruction,
+)
 
 _OPSET = 17
 
@@ -38,11 +43,9 @@ class _SoftPass(nn.Module):
 
     def forward(self, observations: torch.Tensor, *kv: torch.Tensor) -> tuple:
         prior = self.prior
-        soft = prior.soft_tokens(observations)
         layers = [(kv[2 * i], kv[2 * i + 1]) for i in range(len(kv) // 2)]
-        hidden = prior._prefix.run_soft(soft, layers, self.prefix_length,
-                                        prior._soft_token_type()).mean(dim=1)
-        out = prior.head_output(hidden)
+        out = prior.head_output(
+            prior.soft_pass(prior.soft_tokens(observations), layers, self.prefix_length))
         return (out.logits,) if out.logits is not None else (out.mean, out.std)
 
 
@@ -60,6 +63,9 @@ class OnnxPrior:
                                    'the cached instruction); this prior uses full attention')
         if prior.quantized:
             raise PriorConfigError('wrap the float prior; OnnxPrior(int8=True) quantises itself')
+        if prior.device.type != 'cpu':
+            raise PriorConfigError(f'the ONNX Runtime prior runs on cpu; this prior is on '
+                                   f'{prior.device}')
         self.prior = prior.eval()
         self.config = prior.config
         self.int8 = int8
@@ -106,31 +112,28 @@ class OnnxPrior:
                 logging.disable(logging.NOTSET)
             return target.read_bytes()
 
-    def _prefix_feeds(self, text: str) -> dict[str, np.ndarray]:
-        """Return the cached keys/values of `text` as ONNX inputs (converted once per entry)."""
-        ids = self.prior._token_ids(text)
+    def _prefix_feeds(self, text: str) -> tuple[dict[str, np.ndarray], int]:
+        """Return the cached keys/values of `text` as ONNX inputs, and the instruction length."""
         with torch.inference_mode():
-            layers = self.prior._prefix.prefix(text, ids, self.prior.device)
+            layers, length = self.prior.instruction_prefix(text)
         source, feeds = self._inputs.get(text, (None, None))
         if source is not layers[0][0]:  # new instruction, or the torch cache was recomputed
             feeds = {f'kv{2 * i + j}': tensor.numpy()
                      for i, pair in enumerate(layers) for j, tensor in enumerate(pair)}
             self._inputs[text] = (layers[0][0], feeds)
-        return feeds
+        return feeds, length
 
     def predict(self, observations: np.ndarray, instructions: Sequence[str]) -> PriorOutput:
         """Prior distribution (numpy) for raw observations (B, obs_dim)."""
-        observations, instructions = self.prior._check_inputs(observations, instructions)
-        groups: dict[str, list[int]] = {}
-        for row in range(len(observations)):
-            groups.setdefault(instructions[0 if len(instructions) == 1 else row], []).append(row)
+        observations, instructions = self.prior.check_inputs(observations, instructions)
+        groups = rows_by_instruction(instructions, len(observations))
         results = {name: np.empty((len(observations), self.config.action_dim), np.float32)
                    for name in self._outputs}
         for text, rows in groups.items():
-            feeds = self._prefix_feeds(text)
-            session = self._session(len(self.prior._token_ids(text)), feeds)
+            feeds, length = self._prefix_feeds(text)
             chunk = observations if len(groups) == 1 else observations[rows]
-            outputs = session.run(self._outputs, {'observations': chunk, **feeds})
+            outputs = self._session(length, feeds).run(self._outputs,
+                                                       {'observations': chunk, **feeds})
             for name, value in zip(self._outputs, outputs, strict=True):
                 results[name][rows] = value
         return PriorOutput(**results)
