@@ -55,12 +55,11 @@ class RolloutBuffer:
         self.values[t] = value
 
     def add_outcome(self, t: int, reward: np.ndarray, terminated: np.ndarray,
-                    truncated: np.ndarray) -> None:
-        """Store the (scaled) reward and the episode-end flags of step t."""
+                    dones: np.ndarray) -> None:
+        """Store the (scaled) reward and the episode-end flags (terminated or truncated) of t."""
         self.rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
         self.terminations[t] = torch.as_tensor(terminated, dtype=torch.float32)
-        self.dones[t] = torch.as_tensor(np.logical_or(terminated, truncated),
-                                        dtype=torch.float32)
+        self.dones[t] = torch.as_tensor(dones, dtype=torch.float32)
 
     def set_next_values(self, last_values: Tensor, final_values: Tensor) -> None:
         """

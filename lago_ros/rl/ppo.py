@@ -280,7 +280,7 @@ class PPO:
                 ended = np.flatnonzero(dones)
                 final = np.stack([info['final_obs'][i] for i in ended]).astype(np.float32)
                 buf.final_obs[t, torch.as_tensor(ended)] = self._normalized(final)
-            pending = (t, np.asarray(reward, dtype=np.float64), terminated, truncated, dones, info)
+            pending = (t, np.asarray(reward, dtype=np.float64), terminated, dones, info)
             self._next_obs = np.asarray(next_obs, dtype=np.float32)
             self._next_instructions = self._instructions(info)
             self.global_step += self.num_envs
@@ -292,9 +292,9 @@ class PPO:
         buf.compute_advantages(self.config.gamma, self.config.gae_lambda)
 
     def _record_outcome(self, t: int, reward: np.ndarray, terminated: np.ndarray,
-                        truncated: np.ndarray, dones: np.ndarray, info: Dict) -> None:
+                        dones: np.ndarray, info: Dict) -> None:
         """Store step t's scaled rewards and episode ends; count the episodes that ended."""
-        self.buffer.add_outcome(t, self.reward_scaler(reward, dones), terminated, truncated)
+        self.buffer.add_outcome(t, self.reward_scaler(reward, dones), terminated, dones)
         self._record_episodes(info, reward, dones)
 
     def _query_prior(self, beta: float) -> bool:
