@@ -6,6 +6,8 @@ Cost of querying the action prior per state, for the batch sizes a PPO rollout w
 Run: ``.venv/bin/python bench/bench_prior.py`` from the repository root (PYTHONPATH=.). The
 default is the offline MiniLM in frozen mode with a Meta-World-sized input (39-d observation,
 4-d Gaussian action); torch threads are fixed (default 2) so numbers compare across runs.
+Prefix-attention priors are also timed in ONNX Runtime (OnnxPrior); `--int8` adds the int8
+runners, and every runner's KL to the float torch prior is printed (`--demos` for real states).
 """
 
 import argparse
@@ -17,8 +19,10 @@ import numpy as np
 import torch
 
 from lago_ros.data.demos import load_demos
-from lago_ros.prior.model import ActionPrior, PriorConfig
+from lago_ros.prior.model import ActionPrior, PriorConfig, PriorOutput
+from lago_ros.prior.onnx_runtime import OnnxPrior
 from lago_ros.prior.train import bc_loss
+from lago_ros.rl.distributions import kl_divergence
 from lago_ros.rl.ppo import PPOConfig
 
 INSTRUCTIONS = {
@@ -37,30 +41,22 @@ def seconds_per_call(call, min_seconds: float) -> float:
     return (time.perf_counter() - started) / calls
 
 
-def gaussian_kl(mean_p, std_p, mean_q, std_q) -> np.ndarray:
-    """KL(p || q) per row between diagonal Gaussians."""
-    return (np.log(std_q / std_p) + (std_p ** 2 + (mean_p - mean_q) ** 2) / (2 * std_q ** 2)
-            - 0.5).sum(axis=-1)
+def print_distance(name: str, exact: PriorOutput, approx: PriorOutput) -> None:
+    """Print how far `approx`'s distributions are from `exact`'s (KL per state)."""
+    def params(out: PriorOutput, floor: float = 0.0) -> tuple:
+        if out.logits is not None:
+            return (torch.from_numpy(out.logits),)
+        return torch.from_numpy(out.mean), torch.from_numpy(out.std).clamp_min(floor)
 
-
-def print_int8_error(prior: ActionPrior, quantized: ActionPrior, obs: np.ndarray,
-                     instruction: str) -> None:
-    """Print how far the int8 prior's distributions are from the float prior's."""
-    exact = prior.predict(obs, [instruction])
-    approx = quantized.predict(obs, [instruction])
-    if exact.logits is not None:
-        log_p = torch.log_softmax(torch.from_numpy(exact.logits), -1)
-        log_q = torch.log_softmax(torch.from_numpy(approx.logits), -1)
-        kl = (log_p.exp() * (log_p - log_q)).sum(-1).numpy()
-        print(f'int8 vs float32 on {len(obs)} states: KL mean {kl.mean():.4g} max {kl.max():.4g}')
-        return
-    kl = gaussian_kl(exact.mean, exact.std, approx.mean, approx.std)
-    floor = PPOConfig.min_prior_std  # PPO's KL sees the std floored, which shrinks the error
-    floored = gaussian_kl(exact.mean, np.maximum(exact.std, floor), approx.mean,
-                          np.maximum(approx.std, floor))
-    print(f'int8 vs float32 on {len(obs)} states: KL mean {kl.mean():.4g} max {kl.max():.4g}; '
-          f'with std floored at {floor} (as PPO uses it) mean {floored.mean():.4g} max '
-          f'{floored.max():.4g}; |mean shift| {np.abs(exact.mean - approx.mean).mean():.4g}')
+    kl = kl_divergence(params(exact), params(approx))
+    line = f'{name:>12} vs float32 torch: KL mean {kl.mean():.4g} max {kl.max():.4g}'
+    if exact.logits is None:
+        floor = PPOConfig.min_prior_std  # PPO's KL sees the std floored, which shrinks the error
+        floored = kl_divergence(params(exact, floor), params(approx, floor))
+        line += (f'; std floored at {floor} as PPO uses it: mean {floored.mean():.4g} max '
+                 f'{floored.max():.4g}; largest |mean shift| '
+                 f'{np.abs(exact.mean - approx.mean).max():.3g}')
+    print(line)
 
 
 def main() -> None:
@@ -71,11 +67,12 @@ def main() -> None:
     parser.add_argument('--attention', default='prefix', choices=('prefix', 'full'),
                         help="'prefix' encodes the instruction once (PriorConfig.attention)")
     parser.add_argument('--int8', action='store_true',
-                        help='also time the int8-quantised prior and print its KL to float')
+                        help='also time the int8 priors (torch and ONNX Runtime)')
     parser.add_argument('--prior', default=None,
                         help='a saved prior folder to time instead of a fresh one')
     parser.add_argument('--demos', default=None,
-                        help='demo folder whose states measure the int8 error (default: noise)')
+                        help='demo folder whose states and instructions measure the '
+                             "faster runners' distance from the float prior (default: noise)")
     parser.add_argument('--threads', type=int, default=2, help='torch intra-op threads')
     parser.add_argument('--batches', default='1,16,64,256', help='comma-separated batch sizes')
     parser.add_argument('--obs-dim', type=int, default=39)
@@ -106,20 +103,30 @@ def main() -> None:
           f'({prior.token_count(instruction) - config.num_soft_tokens} text incl. special '
           f'+ {config.num_soft_tokens} soft)')
     variants = {'float32': prior}
+    if config.attention == 'prefix':
+        variants['onnx'] = OnnxPrior(prior, threads=args.threads)
     if args.int8:
         variants['int8'] = copy.deepcopy(prior).quantize_int8()
-    print(f'{"weights":>8} {"batch":>6} {"ms/call":>9} {"ms/state":>9} {"states/s":>9}')
+        if config.attention == 'prefix':
+            variants['onnx int8'] = OnnxPrior(prior, int8=True, threads=args.threads)
+    print(f'{"runner":>10} {"batch":>6} {"ms/call":>9} {"ms/state":>9} {"states/s":>9}')
     for batch in (int(size) for size in args.batches.split(',')):
         obs = rng.normal(size=(batch, config.obs_dim)).astype(np.float32)
         for name, model in variants.items():
             seconds = seconds_per_call(lambda obs=obs, m=model: m.predict(obs, [instruction]),
                                        args.seconds)
-            print(f'{name:>8} {batch:>6} {1e3 * seconds:>9.2f} {1e3 * seconds / batch:>9.3f} '
-                  f'{batch / seconds:>9.0f}')
-    if args.int8:
-        states = (load_demos(args.demos).observations[:512] if args.demos
-                  else rng.normal(size=(512, config.obs_dim)))
-        print_int8_error(prior, variants['int8'], states, instruction)
+            print(f'{name:>10} {batch:>6} {1e3 * seconds:>9.2f} '
+                  f'{1e3 * seconds / batch:>9.3f} {batch / seconds:>9.0f}')
+    # Distance of every faster runner from the float torch prior, on demo states if given.
+    if args.demos:
+        demos = load_demos(args.demos)
+        states, texts = demos.observations[:512], list(demos.instructions[:512])
+    else:
+        states, texts = rng.normal(size=(512, config.obs_dim)), [instruction]
+    exact = prior.predict(states, texts)
+    for name, runner in variants.items():
+        if runner is not prior:
+            print_distance(name, exact, runner.predict(states, texts))
 
     batch = 64
     obs_t = torch.from_numpy(rng.normal(size=(batch, config.obs_dim)).astype(np.float32))
