@@ -121,7 +121,19 @@ def profile_loop(quick: bool) -> dict:
             lines = stream.getvalue().splitlines()
             start = next(i for i, line in enumerate(lines) if line.lstrip().startswith('ncalls'))
             result['top_tottime'] = [line.rstrip() for line in lines[start:] if line.strip()]
+            result['torch_ops'] = torch_profile(train, rollouts)
     return result
+
+
+def torch_profile(train: Any, rollouts: int) -> List[str]:
+    """Top torch ops by self CPU time over `rollouts` more rollouts (torch.profiler table)."""
+    from torch.profiler import profile, ProfilerActivity
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train(rollouts)
+    table = prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=10)
+    return [line.rstrip() for line in table.splitlines()
+            if line.strip() and not set(line.strip()) <= {'-', ' '}]  # drop the rulers
 
 
 def worker(name: str, quick: bool, out: Path) -> None:
@@ -417,7 +429,11 @@ def profile_lines(profile: dict, figures: List[Figure], results: Dict[str, dict]
     lines += [f'| {label.strip()} | {phases["vanilla"][label]:.2f} | {phases["lago"][label]:.2f} '
               '|' for label in phases['vanilla']]
     lines += ['', 'Top functions of the LaGO loop by own time (`tottime`):', '', '```']
-    lines += profile['top_tottime'] + ['```', '', '### What would close the missed goals', '']
+    lines += profile['top_tottime'] + ['```']
+    if profile.get('torch_ops'):
+        lines += ['', 'The same LaGO loop under `torch.profiler` (CPU), top ops by self CPU '
+                  'time:', '', '```'] + profile['torch_ops'] + ['```']
+    lines += ['', '### What would close the missed goals', '']
     notes = remedies(figures, results)
     lines += [f'- {note}' for note in notes] if notes else ['Every goal was met.']
     return lines
