@@ -26,7 +26,7 @@ from lago_interfaces.srv import QueryPrior
 from lago_ros.launcher import main as launcher_main
 from lago_ros.nodes.deploy import CommandShaper, DeployConfigError, ObservationAssembler
 from lago_ros.nodes.prior_service import parse_request, QueryError
-from lago_ros.nodes.sim_bridge import ActionMessageError, decode_action
+from lago_ros.nodes.sim_bridge import ActionMessageError, decode_action, EnvBackend
 from lago_ros.rl.experiment import ConfigError, load_config, TrainConfig
 from lago_ros.rl.ppo import PPO, PPOConfig
 
@@ -105,7 +105,7 @@ def test_decode_action_accepts_only_actions_the_envs_can_take(msg, kind):
         np.testing.assert_array_equal(actions, np.asarray(msg.actions))
 
 
-class _FakeBackend:
+class _FakeBackend(EnvBackend):
     """Two envs with 3-number observations and 2-number actions; counts the steps taken."""
 
     task, num_envs, obs_dim, action_type, action_dim = 'fake', 2, 3, 'continuous', 2
@@ -126,15 +126,6 @@ class _FakeBackend:
     def step(self, actions):
         self.steps += 1
         return self._result()
-
-    def joint_state(self):
-        return None
-
-    def image(self):
-        return None
-
-    def close(self):
-        pass
 
 
 @pytest.fixture(scope='module')

@@ -27,6 +27,7 @@ rclpy = pytest.importorskip('rclpy')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from lago_interfaces.msg import TrainingMetrics  # noqa: E402
 from lago_interfaces.srv import QueryPrior  # noqa: E402
+from lago_ros.nodes.sim_bridge import EnvBackend  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +247,7 @@ def test_training_graph_survives_losing_its_prior(ros_node, prior_dir, tmp_path)
     assert metrics[-1].global_step == 448 and last['lago/guidance_active'] == 0.0
 
 
-class _CountingBackend:
+class _CountingBackend(EnvBackend):
     """Two fake reach-v3 envs: observation = step count; env 1's episode ends every 3 steps."""
 
     task, num_envs, obs_dim, action_type, action_dim = 'reach-v3', 2, OBS_DIM, 'continuous', 4
@@ -273,15 +274,6 @@ class _CountingBackend:
         self.actions.append(actions)
         self.t += 1
         return self._result(self.t % 3 == 0)
-
-    def joint_state(self):
-        return None
-
-    def image(self):
-        return None
-
-    def close(self):
-        pass
 
 
 @pytest.fixture

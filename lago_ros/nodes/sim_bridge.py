@@ -94,11 +94,14 @@ class EnvBackend(Protocol):
     def step(self, actions: np.ndarray) -> StepResult:
         """Apply actions, (N, action_dim) float32 or (N,) int64, and return the outcome."""
 
+    # Defaults for backends that subclass this protocol: no arm, no camera, nothing to release.
     def joint_state(self) -> Optional[JointSample]:
         """Joint state of the arm, or None where there is no arm."""
+        return None
 
     def image(self) -> Optional[np.ndarray]:
         """Return an (H, W, 3) uint8 camera image, or None where there is none."""
+        return None
 
     def close(self) -> None:
         """Release the envs."""
