@@ -24,9 +24,9 @@ import yaml
 from lago_interfaces.msg import VecAction  # noqa: I100
 from lago_interfaces.srv import QueryPrior
 from lago_ros.launcher import main as launcher_main
+from lago_ros.nodes.codec import ActionMessageError, decode_query, decode_vec_action, QueryError
 from lago_ros.nodes.deploy import CommandShaper, DeployConfigError, ObservationAssembler
-from lago_ros.nodes.prior_service import parse_request, QueryError
-from lago_ros.nodes.sim_bridge import ActionMessageError, decode_action, EnvBackend
+from lago_ros.nodes.sim_bridge import EnvBackend
 from lago_ros.rl.experiment import ConfigError, load_config, TrainConfig
 from lago_ros.rl.ppo import PPO, PPOConfig
 
@@ -36,7 +36,7 @@ FLOATS32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
 TEXT = st.text(max_size=12) | st.sampled_from(['reach the goal', '', ' ', '\t', 'push'])
 
 
-# -- prior_service.parse_request
+# -- codec.decode_query (the prior service's request check)
 
 @st.composite
 def query_requests(draw, obs_dim=5, max_batch=8):
@@ -55,7 +55,7 @@ def query_requests(draw, obs_dim=5, max_batch=8):
 @given(query_requests())
 def test_parse_request_accepts_only_well_formed_queries(request):
     try:
-        observations, instructions = parse_request(request, obs_dim=5, max_batch_size=8)
+        observations, instructions = decode_query(request, obs_dim=5, max_batch_size=8)
     except QueryError as err:
         assert isinstance(err, ValueError) and str(err)
         return
@@ -65,7 +65,7 @@ def test_parse_request_accepts_only_well_formed_queries(request):
     assert len(instructions) in (1, batch) and all(text.strip() for text in instructions)
 
 
-# -- sim_bridge.decode_action
+# -- codec.decode_vec_action (the sim bridge's action check)
 
 BACKENDS = {
     'continuous': SimpleNamespace(task='reach-v3', num_envs=3, action_type='continuous',
@@ -92,7 +92,7 @@ def vec_actions(draw):
 def test_decode_action_accepts_only_actions_the_envs_can_take(msg, kind):
     backend = BACKENDS[kind]
     try:
-        actions = decode_action(msg, backend)
+        actions = decode_vec_action(msg, backend)
     except ActionMessageError as err:
         assert isinstance(err, ValueError) and str(err)
         return
@@ -112,6 +112,7 @@ class _FakeBackend(EnvBackend):
 
     def __init__(self) -> None:
         self.steps = 0
+        self.actions = None
 
     def _result(self):
         from lago_ros.nodes.sim_bridge import StepResult
@@ -125,6 +126,7 @@ class _FakeBackend(EnvBackend):
 
     def step(self, actions):
         self.steps += 1
+        self.actions = actions
         return self._result()
 
 
@@ -162,6 +164,18 @@ def test_bridge_steps_only_on_the_next_step_id(bridge_node, moves):
         last, steps = last + 1, steps + 1
         assert bridge_node.backend.steps == steps
     assert bridge_node.backend.steps == steps
+
+
+@FUZZ
+@given(st.lists(st.floats(-1e6, 1e6, width=32), min_size=4, max_size=4))
+@example([5.0, -0.3, -7.5, 1.0])
+def test_bridge_clips_continuous_actions_to_the_action_space(bridge_node, values):
+    last, clipped = bridge_node._reset(None).step_id, bridge_node.clipped_values
+    bridge_node._step(VecAction(step_id=last + 1, num_envs=2, action_dim=2, actions=values))
+    expected = np.clip(np.asarray(values, np.float32).reshape(2, 2), -1.0, 1.0)
+    np.testing.assert_array_equal(bridge_node.backend.actions, expected)
+    outside = int(np.count_nonzero(np.abs(np.asarray(values, np.float32)) > 1.0))
+    assert bridge_node.clipped_values == clipped + outside
 
 
 # -- deploy: ObservationAssembler and CommandShaper

@@ -24,6 +24,7 @@ from lago_interfaces.srv import QueryPrior
 import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from lago_ros.nodes.codec import decode_query, encode_prior_reply
 from lago_ros.nodes.params import declare_parameters, Param, spin_node
 
 PARAMETERS = (
@@ -42,39 +43,6 @@ PARAMETERS = (
 )
 LATENCY_WINDOW = 1000
 BACKENDS = ('onnxruntime', 'torch')
-
-
-class QueryError(ValueError):
-    """A QueryPrior request that cannot be answered as sent."""
-
-
-def parse_request(request: QueryPrior.Request, obs_dim: int,
-                  max_batch_size: int) -> tuple:
-    """Check a request against the prior; return (observations (B, obs_dim), instructions)."""
-    batch = request.batch_size
-    if batch == 0:
-        raise QueryError('batch_size is 0; expected at least one state')
-    if batch > max_batch_size:
-        raise QueryError(f'batch_size {batch} exceeds max_batch_size {max_batch_size}; '
-                         'split the request')
-    if request.obs_dim != obs_dim:
-        raise QueryError(f'obs_dim is {request.obs_dim}, the prior expects {obs_dim}')
-    if len(request.observations) != batch * obs_dim:
-        raise QueryError(f'observations has {len(request.observations)} values, expected '
-                         f'{batch * obs_dim} (batch_size * obs_dim)')
-    observations = np.asarray(request.observations, np.float32).reshape(batch, obs_dim)
-    bad = np.flatnonzero(~np.isfinite(observations).all(axis=1))
-    if bad.size:
-        raise QueryError(f'observations contain NaN or Inf in rows {bad[:10].tolist()}')
-    instructions = list(request.instructions) or [request.instruction]
-    if len(instructions) not in (1, batch):
-        raise QueryError(f'got {len(instructions)} instructions for batch_size {batch}; '
-                         'expected 0 (use instruction), 1 or batch_size')
-    empty = [i for i, text in enumerate(instructions) if not text.strip()]
-    if empty:
-        raise QueryError(f'instruction is empty (rows {empty[:10]}); expected the task '
-                         'instruction text for every state')
-    return observations, instructions
 
 
 class PriorService(LifecycleNode):
@@ -192,8 +160,8 @@ class PriorService(LifecycleNode):
         response.action_type, response.action_dim = config.action_type, config.action_dim
         start = time.perf_counter()
         try:
-            observations, instructions = parse_request(request, config.obs_dim,
-                                                       self.params['max_batch_size'])
+            observations, instructions = decode_query(request, config.obs_dim,
+                                                      self.params['max_batch_size'])
             output = self._predict(observations, instructions)
         except ValueError as err:
             self._errors += 1
@@ -202,14 +170,7 @@ class PriorService(LifecycleNode):
         elapsed_ms = (time.perf_counter() - start) * 1e3
         self._latencies.append(elapsed_ms)
         self._window_states += len(observations)
-        response.ok, response.batch_size, response.inference_ms = True, len(observations), \
-            elapsed_ms
-        if config.action_type == 'discrete':
-            response.logits = output.logits.ravel().tolist()
-        else:
-            response.mean = output.mean.ravel().tolist()
-            response.std = output.std.ravel().tolist()
-        return response
+        return encode_prior_reply(response, output, config.action_type, elapsed_ms)
 
     def diagnostic_status(self) -> DiagnosticStatus:
         """Load state, request counts, latency p50/p99 and throughput since the last call."""

@@ -10,7 +10,7 @@ PPO stays a plain synchronous loop.
 """
 
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import gymnasium as gym
 from lago_interfaces.msg import VecAction, VecStep
@@ -18,12 +18,14 @@ from lago_interfaces.srv import QueryPrior, ResetEnvs
 import numpy as np
 from rclpy.executors import Executor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
+
+from lago_ros.nodes.codec import (decode_prior_reply, decode_vec_step, encode_query,
+                                  encode_vec_action, PriorReplyError, reply_fields, StepResult)
+from lago_ros.nodes.sim_bridge import STEP_QOS
 
 StepTuple = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]
 """(observations, rewards, terminated, truncated, info), as a gymnasium vector env returns."""
-STEP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 MAX_IN_FLIGHT = 8
 """Prior requests sent at once: below the service's default queue depth of 10."""
 
@@ -94,9 +96,6 @@ class RemoteVecEnv:
                 f'{msg.obs_dim}); the trainer expects {self.num_envs} x {self.task} '
                 f'(obs_dim {self.obs_dim}): set the same task and num_envs on both nodes')
 
-    def _observations(self, values: Sequence[float]) -> np.ndarray:
-        return np.asarray(values, np.float32).reshape(self.num_envs, self.obs_dim)
-
     def reset(self, seed: Optional[int] = None,
               options: Optional[dict] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Reset every env through ~/reset; raise BridgeUnavailableError on timeout."""
@@ -111,9 +110,9 @@ class RemoteVecEnv:
                 f'bridge {self.bridge} did not answer a reset within {self.step_timeout} s')
         msg = future.result().step
         self._check(msg)
-        self._step_id = msg.step_id
-        return self._observations(msg.observations), {
-            'instruction': np.asarray(msg.instructions, dtype=object),
+        self._step_id, _, result = decode_vec_step(msg)
+        return result.observations, {
+            'instruction': np.asarray(result.instructions, dtype=object),
             '_instruction': np.ones(self.num_envs, bool)}
 
     def step(self, actions: np.ndarray) -> StepTuple:
@@ -121,8 +120,7 @@ class RemoteVecEnv:
         actions = np.asarray(actions, np.float32).reshape(self.num_envs, self._action_width)
         self._step_id += 1
         self._pending = Future()
-        msg = VecAction(step_id=self._step_id, num_envs=self.num_envs,
-                        action_dim=self._action_width, actions=actions.ravel().tolist())
+        msg = encode_vec_action(actions, self._step_id)
         msg.header.stamp = self.node.get_clock().now().to_msg()
         if self._action_pub.get_subscription_count() == 0:
             raise BridgeUnavailableError(f'no bridge subscribes to {self.bridge}/action')
@@ -131,27 +129,26 @@ class RemoteVecEnv:
             raise BridgeUnavailableError(
                 f'bridge {self.bridge} did not answer step {self._step_id} within '
                 f'{self.step_timeout} s')
-        return self._unpack(self._pending.result())
+        _, _, result = decode_vec_step(self._pending.result())
+        return self._unpack(result)
 
-    def _unpack(self, msg: VecStep) -> StepTuple:
-        """Convert a VecStep to (obs, rewards, terminated, truncated, info) like SyncVectorEnv."""
+    def _unpack(self, result: StepResult) -> StepTuple:
+        """Convert a step to (obs, rewards, terminated, truncated, info) like SyncVectorEnv."""
         n = self.num_envs
-        terminated = np.asarray(msg.terminated, bool)
-        truncated = np.asarray(msg.truncated, bool)
+        terminated, truncated, success = result.terminated, result.truncated, result.success
         done = terminated | truncated
-        success = np.asarray(msg.success, bool)
-        info: Dict[str, Any] = {'instruction': np.asarray(msg.instructions, dtype=object),
+        info: Dict[str, Any] = {'instruction': np.asarray(result.instructions, dtype=object),
                                 '_instruction': np.ones(n, bool),
                                 'success': np.where(done, False, success),
                                 '_success': ~done}
         if done.any():
-            final = self._observations(msg.final_observations)
+            final = result.final_observations
             info['final_obs'] = np.array([final[i] if done[i] else None for i in range(n)],
                                          dtype=object)
             info['_final_obs'] = done
             info['final_info'] = {'success': np.where(done, success, False), '_success': done}
             info['_final_info'] = done
-        return (self._observations(msg.observations), np.asarray(msg.rewards, np.float64),
+        return (result.observations, np.asarray(result.rewards, np.float64),
                 terminated, truncated, info)
 
     def close(self) -> None:
@@ -191,16 +188,6 @@ class PriorServiceClient:
                 log.warning(f'prior unavailable ({reason}): training unguided until it returns')
         self._available = available
 
-    def _request(self, observations: np.ndarray, instructions: List[str]) -> QueryPrior.Request:
-        request = QueryPrior.Request(batch_size=len(observations),
-                                     obs_dim=observations.shape[1],
-                                     observations=observations.ravel().tolist())
-        if len(set(instructions)) == 1:
-            request.instruction = instructions[0]
-        else:
-            request.instructions = instructions
-        return request
-
     def __call__(self, observations: np.ndarray, instructions: Sequence[str]) -> Any:
         """Distributions for every state, or None when the service cannot provide them."""
         from lago_ros.prior.model import PriorOutput
@@ -218,7 +205,7 @@ class PriorServiceClient:
         # A service keeps at most 10 pending requests (default QoS depth); more in flight would
         # be dropped silently, so chunks go out in windows of MAX_IN_FLIGHT.
         for first in range(0, len(starts), MAX_IN_FLIGHT):
-            futures = [self._client.call_async(self._request(
+            futures = [self._client.call_async(encode_query(
                 observations[start:start + self.chunk_size],
                 instructions[start:start + self.chunk_size]))
                 for start in starts[first:first + MAX_IN_FLIGHT]]
@@ -233,9 +220,11 @@ class PriorServiceClient:
         if refused:
             self._report(False, f'{self.service} refused the request: {refused[0]}')
             return None
+        try:
+            arrays = [decode_prior_reply(reply) for reply in replies]
+        except PriorReplyError as err:
+            self._report(False, f'{self.service} sent a malformed reply: {err}')
+            return None
         self._report(True, '')
-        width = replies[0].action_dim
-        names = ('logits',) if replies[0].action_type == 'discrete' else ('mean', 'std')
-        return PriorOutput(**{name: np.concatenate([
-            np.asarray(getattr(reply, name), np.float32).reshape(-1, width)
-            for reply in replies]) for name in names})
+        return PriorOutput(**{name: np.concatenate([a[name] for a in arrays])
+                              for name in reply_fields(replies[0].action_type)})

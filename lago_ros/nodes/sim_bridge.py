@@ -12,8 +12,10 @@ Services: ~/reset (lago_interfaces/ResetEnvs), ~/step_once (lago_interfaces/Step
 Step ids: a reset answers with a fresh sequence start; every action must carry the previous id
 plus one (or 0, meaning "the next one", for hand-written tools). An action that does not continue
 the sequence is refused, so a trainer that lost its bridge can never mix the episodes of a
-restarted bridge into a rollout. The env side is an `EnvBackend`: the vector env by default; a
-real-robot bridge implements the same protocol.
+restarted bridge into a rollout. Continuous actions outside the action space are clipped to it
+(the envs would clip them too), with a throttled warning; malformed actions are refused. The env
+side is an `EnvBackend`: the vector env by default; a real-robot bridge implements the same
+protocol. Messages are packed and unpacked by `lago_ros.nodes.codec`.
 """
 
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ import random
 import sys
 from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
+import gymnasium as gym
 from lago_interfaces.msg import VecAction, VecStep
 from lago_interfaces.srv import ResetEnvs, StepEnvs
 import numpy as np
@@ -28,6 +31,8 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 
+from lago_ros.nodes.codec import (ActionMessageError, decode_vec_action as decode_action,
+                                  encode_vec_step, StepResult)
 from lago_ros.nodes.params import declare_parameters, Param, spin_node
 
 # Sawyer arm joints and gripper fingers in Meta-World's MuJoCo model.
@@ -51,25 +56,6 @@ PARAMETERS = (
 )
 
 
-class ActionMessageError(ValueError):
-    """A VecAction that does not fit the hosted envs (size, values or step sequence)."""
-
-
-@dataclass
-class StepResult:
-    """One vector step (or reset) of N envs, as numpy arrays in the VecStep layout."""
-
-    observations: np.ndarray
-    """(N, obs_dim) float32; the first observation of the next episode where an env ended."""
-    final_observations: np.ndarray
-    """(N, obs_dim) float32; the last observation of ended episodes, zeros elsewhere."""
-    rewards: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    success: np.ndarray
-    instructions: List[str]
-
-
 @dataclass
 class JointSample:
     """Joint names with positions and velocities, for sensor_msgs/JointState."""
@@ -87,6 +73,9 @@ class EnvBackend(Protocol):
     obs_dim: int
     action_type: str
     action_dim: int
+    action_low: float = -1.0
+    """Bounds of continuous actions (every task's action space is [-1, 1])."""
+    action_high: float = 1.0
 
     def reset(self, seed: Optional[int]) -> StepResult:
         """Start new episodes in every env."""
@@ -142,6 +131,9 @@ class VectorEnvBackend:
         self.action_type = spec.action_type
         self.action_dim = spec.action_dim
         self.envs = make_vec_env(task, num_envs, seed, split, **options)
+        space = self.envs.single_action_space
+        if isinstance(space, gym.spaces.Box):
+            self.action_low, self.action_high = space.low, space.high
         self._render = render
         self._joints: List[Tuple[str, int, int]] = []
         handles = _mujoco_handles(self.envs.envs[0])
@@ -196,29 +188,6 @@ class VectorEnvBackend:
         self.envs.close()
 
 
-def decode_action(msg: VecAction, backend: EnvBackend) -> np.ndarray:
-    """Turn a VecAction into the array the backend steps with, or raise ActionMessageError."""
-    n = backend.num_envs
-    width = 1 if backend.action_type == 'discrete' else backend.action_dim
-    if msg.num_envs != n or msg.action_dim != width:
-        raise ActionMessageError(
-            f'action is for num_envs={msg.num_envs}, action_dim={msg.action_dim}; this bridge '
-            f'hosts num_envs={n}, action_dim={width} ({backend.task})')
-    actions = np.asarray(msg.actions, dtype=np.float32)
-    if actions.size != n * width:
-        raise ActionMessageError(f'actions has {actions.size} values, expected {n * width} '
-                                 f'(num_envs * action_dim)')
-    if not np.isfinite(actions).all():
-        raise ActionMessageError('actions contain NaN or Inf; expected finite values')
-    if backend.action_type == 'continuous':
-        return actions.reshape(n, width)
-    if (actions != np.round(actions)).any() or actions.min() < 0 \
-            or actions.max() >= backend.action_dim:
-        raise ActionMessageError(f'discrete actions must be whole numbers in '
-                                 f'[0, {backend.action_dim}), got {actions.tolist()}')
-    return actions.astype(np.int64)
-
-
 class SimBridge(Node):
     """Steps an EnvBackend on VecAction messages and publishes one VecStep per vector step."""
 
@@ -231,6 +200,8 @@ class SimBridge(Node):
             p['task'], p['num_envs'], p['seed'], p['split'], p['max_episode_steps'],
             render=p['camera_rate'] > 0, arm_joint_prefixes=p['arm_joint_prefixes'])
         self._last_step_id = 0
+        self.clipped_values = 0
+        """Continuous action values clipped to the action space so far."""
         self._step_pub = self.create_publisher(VecStep, '~/step', STEP_QOS)
         self.create_subscription(VecAction, '~/action', self._on_action, STEP_QOS)
         self.create_service(ResetEnvs, '~/reset', self._on_reset)
@@ -252,16 +223,8 @@ class SimBridge(Node):
         msg.header.frame_id = self.params['frame_id']
 
     def _to_msg(self, result: StepResult, step_id: int) -> VecStep:
-        msg = VecStep(step_id=step_id, task=self.backend.task, num_envs=self.backend.num_envs,
-                      obs_dim=self.backend.obs_dim)
+        msg = encode_vec_step(result, step_id, self.backend.task)
         self._header_stamp(msg)
-        msg.observations = result.observations.ravel().tolist()
-        msg.final_observations = result.final_observations.ravel().tolist()
-        msg.rewards = result.rewards.tolist()
-        msg.terminated = result.terminated.tolist()
-        msg.truncated = result.truncated.tolist()
-        msg.success = result.success.tolist()
-        msg.instructions = result.instructions
         return msg
 
     def _reset(self, seed: Optional[int]) -> VecStep:
@@ -279,11 +242,25 @@ class SimBridge(Node):
             raise ActionMessageError(
                 f'action step_id {action.step_id} does not continue this bridge\'s sequence '
                 f'(expected {self._last_step_id + 1} or 0); call ~/reset to start a new one')
-        result = self.backend.step(decode_action(action, self.backend))
+        result = self.backend.step(self._clip(decode_action(action, self.backend)))
         self._last_step_id = step_id
         msg = self._to_msg(result, step_id)
         self._step_pub.publish(msg)
         return msg
+
+    def _clip(self, actions: np.ndarray) -> np.ndarray:
+        """Clip continuous actions to the action space; warn (throttled) when that changed any."""
+        if self.backend.action_type != 'continuous':
+            return actions
+        clipped = np.clip(actions, self.backend.action_low, self.backend.action_high)
+        outside = int(np.count_nonzero(clipped != actions))
+        if outside:
+            self.clipped_values += outside
+            self.get_logger().warning(
+                f'clipped {outside} action values to the action space [{self.backend.action_low}'
+                f', {self.backend.action_high}] (largest |value| {np.abs(actions).max():.3g})',
+                throttle_duration_sec=1.0)
+        return clipped.astype(np.float32)
 
     def _on_action(self, action: VecAction) -> None:
         try:
