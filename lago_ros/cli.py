@@ -14,6 +14,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from lago_ros.ros_env import configure_ros_environment
+from lago_ros.utils import configure_logging
 
 LOG = logging.getLogger('lago')
 
@@ -136,11 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--episodes', type=int, default=20)
     p.add_argument('--seed', type=int, default=1000)
 
+    # These two hand every argument (-h included) to their own parsers, so their help is theirs.
     for name, func, help_text in (
-            ('export', _cmd_export, 'export a checkpoint to ONNX (see `lago export -h`)'),
+            ('export', _cmd_export, 'export a checkpoint to ONNX: policy, observation '
+             'normalisation and action clipping in one graph, plus a metadata JSON'),
             ('launch', _cmd_launch, 'start a launch file\'s graph without ros2 launch')):
-        p = command(name, func, help_text)
-        p.add_argument('rest', nargs=argparse.REMAINDER)
+        sub.add_parser(name, help=help_text, add_help=False).set_defaults(func=func, rest=None)
 
     p = command('run', _cmd_run, 'the main job: demos -> prior -> LaGO training through the graph')
     p.add_argument('--config', default=None, help='main-job YAML (default config/run.yaml)')
@@ -148,11 +150,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Parse `lago` arguments; export and launch keep theirs (in `rest`) for their own parsers."""
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if hasattr(args, 'rest'):
+        args.rest = rest
+    elif rest:
+        parser.error(f'unrecognized arguments: {" ".join(rest)}')
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `lago` console script."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format='%(asctime)s %(name)s %(levelname)s: %(message)s')
+    args = _parse(argv)
+    configure_logging(args.verbose)
     configure_ros_environment()
     os.environ.setdefault('MUJOCO_GL', 'egl')
     try:

@@ -336,12 +336,16 @@ class Launcher:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`lago launch FILE [name:=value ...]`: run a launch file; --show prints the commands."""
-    parser = argparse.ArgumentParser(prog='lago launch', description=__doc__.splitlines()[0])
-    parser.add_argument('file', help=f'launch file path or name in {PACKAGE} share/launch')
+    parser = argparse.ArgumentParser(
+        prog='lago launch', description=__doc__.strip().splitlines()[0],
+        epilog='example: lago launch train.launch.xml task:=reach-v3 prior_path:=runs/prior '
+               '(--show anywhere lists the file\'s arguments and node commands)')
+    parser.add_argument('file', help=f'launch file path, or a name in {PACKAGE}\'s share/launch '
+                        '(train.launch.xml, prior_service.launch.xml, ...)')
     parser.add_argument('arguments', nargs='*', help='launch arguments as name:=value')
     parser.add_argument('--show', action='store_true',
                         help='print the node commands and declared arguments, start nothing')
-    options = parser.parse_args(argv)
+    options = parser.parse_intermixed_args(argv)
     from lago_ros.ros_env import configure_ros_environment
 
     configure_ros_environment()

@@ -1,10 +1,11 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Small shared helpers: atomic file writes, seeding, checksums and a bounded cache."""
+"""Small shared helpers: atomic file writes, seeding, checksums, a bounded cache, logging."""
 
 from collections import OrderedDict
 import contextlib
 import hashlib
+import logging
 import os
 import random
 import stat
@@ -17,6 +18,10 @@ import numpy as np
 PathLike = Union[str, os.PathLike]
 Key = TypeVar('Key', bound=Hashable)
 Value = TypeVar('Value')
+
+PROJECT_LOGGERS = ('lago', 'lago_ros')
+"""Loggers of this project (the CLI's 'lago.*' and every module's __name__)."""
+LOG_FORMAT = '%(asctime)s %(name)s %(levelname)s: %(message)s'
 
 
 def current_umask() -> int:
@@ -62,6 +67,24 @@ def atomic_write(path: PathLike, mode: str = 'wb') -> Iterator:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def configure_logging(verbose: bool = False, fmt: str = LOG_FORMAT) -> None:
+    """
+    Print the project's log records (INFO, or DEBUG when `verbose`) to stderr, nothing else.
+
+    Other libraries' loggers keep Python's default (WARNING and up), so notes such as PyOpenGL's
+    `OpenGL.acceleratesupport` INFO line stay quiet. Calling it again replaces the handler.
+    """
+    for name in PROJECT_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, 'lago_handler', False)]:
+            logger.removeHandler(handler)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(fmt))
+        handler.lago_handler = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def seed_everything(seed: int) -> None:

@@ -87,6 +87,19 @@ def test_launcher_shows_every_file(path, capsys):
     assert len(commands) == len(_parse(path).nodes)
 
 
+@pytest.mark.parametrize('where', ['first', 'middle', 'last'])
+def test_show_works_wherever_it_is_placed(where, tmp_path, capsys):
+    params = tmp_path / 'q.yaml'
+    params.write_text('prior_service:\n  ros__parameters: {}\n')
+    items = ['prior_service.launch.xml', 'prior_path:=/p', f'params:={params}']
+    items.insert({'first': 0, 'middle': 2, 'last': 3}[where], '--show')
+    assert main(items) == 0
+    out = capsys.readouterr().out
+    assert 'arg prior_path:' in out
+    [command] = [line for line in out.splitlines() if '--ros-args' in line]
+    assert command.endswith('-p prior_path:=/p') and f'--params-file {params}' in command
+
+
 def test_train_launch_passes_arguments_to_all_nodes():
     launch = LaunchFile(ROOT / 'launch' / 'train.launch.xml',
                         {'task': 'push-v3', 'num_envs': '3', 'prior_path': '/p'})
