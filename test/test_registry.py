@@ -1,11 +1,13 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Task registry, Meta-World instructions and observation layouts (state views)."""
+"""Task registry and families, Meta-World instructions and observation layouts (state views)."""
 
+import ast
 import json
 from pathlib import Path
 
 import lago_ros.envs
+from lago_ros.envs.families import FAMILIES, family_of
 from lago_ros.envs.instructions import (canonical_instruction, InstructionError,
                                         instructions_for, METAWORLD_INSTRUCTIONS,
                                         sample_instruction)
@@ -16,6 +18,7 @@ from lago_ros.envs.state_view import (feature_view, layout_for, layout_metadata,
 import numpy as np
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 CLEVR_EXISTS = (Path(lago_ros.envs.__file__).parent / 'clevr_robot.py').exists()
 needs_clevr = pytest.mark.skipif(not CLEVR_EXISTS, reason='clevr_robot.py not written yet')
 
@@ -36,6 +39,34 @@ def test_clevr_entry():
     spec = get_task('clevr-robot')
     assert (spec.family, spec.obs_dim, spec.action_type, spec.action_dim,
             spec.max_episode_steps) == ('clevr', 24, 'discrete', 40, 50)
+
+
+def test_every_task_has_a_family_whose_entry_point_makes_its_env():
+    from gymnasium.envs.registration import load_env_creator
+
+    assert set(FAMILIES) == {get_task(name).family for name in list_tasks()}
+    for name in ('reach-v3', 'clevr-robot'):
+        family = family_of(name)
+        assert family.name == get_task(name).family
+        env = make_env(name, seed=1)
+        assert type(env) is load_env_creator(family.env_entry_point)
+        layout = family.action_layout(get_task(name))
+        assert layout['type'] == get_task(name).action_type
+        env.close()
+    with pytest.raises(UnknownTaskError):
+        family_of('reach-v9')
+
+
+@pytest.mark.parametrize('path', ['lago_ros/envs/registry.py', 'lago_ros/envs/instructions.py',
+                                  'lago_ros/envs/state_view.py', 'lago_ros/envs/gym_ids.py',
+                                  'lago_ros/export/onnx_export.py'])
+def test_shared_modules_do_not_branch_on_family_names(path):
+    tree = ast.parse((ROOT / path).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Compare, ast.If, ast.IfExp, ast.Match)):
+            names = {n.value for n in ast.walk(node) if isinstance(n, ast.Constant)}
+            assert not names & set(FAMILIES), (
+                f'{path}:{node.lineno} tests a family name; ask family_of(task) instead')
 
 
 @pytest.mark.parametrize('name, suggestion', [('reach-v2', 'reach-v3'),

@@ -10,7 +10,7 @@ has never seen. The split depends only on a phrasing's position in its tuple, ne
 
 import numpy as np
 
-from lago_ros.envs.registry import get_task
+from lago_ros.envs.tasks import get_task
 
 SPLITS: tuple[str, ...] = ('train', 'test')
 # Every fourth phrasing (indices 3 and 7 of 8) belongs to the 'test' split.
@@ -138,7 +138,8 @@ def instructions_for(task: str, split: str = 'train') -> tuple[str, ...]:
     """Return the paraphrases of Meta-World `task` in `split` ('train' or 'test')."""
     if split not in SPLITS:
         raise InstructionError(f'unknown split {split!r}; expected one of {SPLITS}')
-    if get_task(task).family != 'metaworld':
+    get_task(task)
+    if task not in METAWORLD_INSTRUCTIONS:
         raise InstructionError(f'task {task!r} has no Meta-World instructions (its env phrases '
                                f'its own); expected one of {", ".join(METAWORLD_INSTRUCTIONS)}')
     phrasings = METAWORLD_INSTRUCTIONS[task]

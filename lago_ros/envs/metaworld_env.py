@@ -25,7 +25,8 @@ from metaworld.policies import ENV_POLICY_MAP
 import numpy as np
 
 from lago_ros.envs.instructions import instructions_for
-from lago_ros.envs.registry import get_task, METAWORLD_ACTION_DIM, METAWORLD_MAX_EPISODE_STEPS
+from lago_ros.envs.tasks import (get_task, METAWORLD_ACTION_DIM, METAWORLD_MAX_EPISODE_STEPS,
+                                 METAWORLD_TASKS)
 from lago_ros.envs.state_view import observation_bounds
 
 
@@ -46,7 +47,7 @@ class MetaWorldEnv(gym.Env):
                  max_episode_steps: int = METAWORLD_MAX_EPISODE_STEPS,
                  terminate_on_success: bool = False, render_mode: Optional[str] = None) -> None:
         spec = get_task(task)
-        if spec.family != 'metaworld':
+        if task not in METAWORLD_TASKS:
             raise ValueError(f'task {task!r} is a {spec.family} task; expected a Meta-World one')
         if not 1 <= max_episode_steps <= METAWORLD_MAX_EPISODE_STEPS:
             raise ValueError(f'max_episode_steps is {max_episode_steps}; expected 1 to '

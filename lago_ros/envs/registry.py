@@ -1,85 +1,34 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 """
-The task registry: one name per task, its specification, and factories for envs and experts.
+The envs' front door: task look-ups and factories for envs, vector envs and experts.
 
-This module imports only the standard library and numpy at load time; simulators are imported
-when an env or expert is made, so looking up a `TaskSpec` stays cheap (nodes, export, configs).
+Task specs live in `tasks` (re-exported here) and each task's family (`families`) knows how to
+make its env and expert, so this module holds no per-family code. Simulators are imported when
+an env or expert is made; looking up a `TaskSpec` stays cheap (nodes, export, configs).
 """
 
-from dataclasses import dataclass
-import difflib
 import functools
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
-# Meta-World v3 tasks we register. Each exists in metaworld 3.1.1 and has a scripted policy in
-# metaworld.policies.ENV_POLICY_MAP (checked by test/test_registry.py).
-METAWORLD_TASKS: tuple[str, ...] = (
-    'reach-v3', 'push-v3', 'pick-place-v3', 'button-press-v3', 'door-unlock-v3',
-    'door-open-v3', 'window-open-v3', 'faucet-open-v3', 'coffee-push-v3', 'coffee-button-v3',
-    'drawer-open-v3',
-)
-METAWORLD_OBS_DIM = 39
-METAWORLD_ACTION_DIM = 4
-METAWORLD_MAX_EPISODE_STEPS = 500
-CLEVR_TASK = 'clevr-robot'
+from lago_ros.envs.families import Expert, family_of
+from lago_ros.envs.tasks import (CLEVR_TASK, get_task, list_tasks, METAWORLD_ACTION_DIM,
+                                 METAWORLD_MAX_EPISODE_STEPS, METAWORLD_OBS_DIM, METAWORLD_TASKS,
+                                 TaskSpec, UnknownTaskError)
+
+__all__ = [
+    'CLEVR_TASK', 'Expert', 'get_task', 'list_tasks', 'make_env', 'make_expert', 'make_vec_env',
+    'METAWORLD_ACTION_DIM', 'METAWORLD_MAX_EPISODE_STEPS', 'METAWORLD_OBS_DIM', 'METAWORLD_TASKS',
+    'TaskSpec', 'UnknownTaskError', 'VECTOR_ENVS',
+]
+
 VECTOR_ENVS = ('sync', 'split')
 """
 How `make_vec_env` runs its envs: 'sync' steps all in this process (gymnasium SyncVectorEnv);
 'split' steps the first half in one worker process at the same time (SplitVectorEnv, for 2+ cores).
 """
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What a learner needs to know about a task before making its env."""
-
-    name: str
-    """Registry name, e.g. 'reach-v3' or 'clevr-robot'."""
-    family: str
-    """'metaworld' or 'clevr': selects the env class, expert and observation layout."""
-    obs_dim: int
-    """Length of the flat float32 observation."""
-    action_type: str
-    """'discrete' or 'continuous'."""
-    action_dim: int
-    """Number of actions (discrete) or action vector length (continuous)."""
-    max_episode_steps: int
-    """Steps after which an episode is truncated."""
-
-
-_TASKS: dict[str, TaskSpec] = {
-    **{name: TaskSpec(name, 'metaworld', METAWORLD_OBS_DIM, 'continuous', METAWORLD_ACTION_DIM,
-                      METAWORLD_MAX_EPISODE_STEPS) for name in METAWORLD_TASKS},
-    CLEVR_TASK: TaskSpec(CLEVR_TASK, 'clevr', 24, 'discrete', 40, 50),
-}
-
-Expert = Callable[[np.ndarray], Any]
-
-
-class UnknownTaskError(ValueError):
-    """A task name that is not registered; the message lists the valid names."""
-
-    def __init__(self, name: str) -> None:
-        names = list(_TASKS)
-        close = difflib.get_close_matches(str(name), names, n=3)
-        hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
-        super().__init__(f'unknown task {name!r}; expected one of: {", ".join(names)}.{hint}')
-
-
-def list_tasks() -> list[str]:
-    """Return the registered task names, Meta-World first, in a stable order."""
-    return list(_TASKS)
-
-
-def get_task(name: str) -> TaskSpec:
-    """Return the spec of task `name`; raise UnknownTaskError for an unregistered name."""
-    try:
-        return _TASKS[name]
-    except (KeyError, TypeError):
-        raise UnknownTaskError(name) from None
 
 
 def make_env(name: str, seed: Optional[int] = None, split: str = 'train',
@@ -90,12 +39,7 @@ def make_env(name: str, seed: Optional[int] = None, split: str = 'train',
     `options` go to the env class: for Meta-World `max_episode_steps`, `terminate_on_success`,
     `render_mode`; for CLEVR-Robot the keyword arguments of `ClevrRobotEnv`.
     """
-    spec = get_task(name)
-    if spec.family == 'metaworld':
-        from lago_ros.envs.metaworld_env import MetaWorldEnv
-        return MetaWorldEnv(name, seed=seed, split=split, **options)
-    from lago_ros.envs.clevr_robot import ClevrRobotEnv
-    return ClevrRobotEnv(seed=seed, split=split, **options)
+    return family_of(name).make_env(get_task(name), seed, split, **options)
 
 
 def make_vec_env(name: str, num_envs: int, seed: Optional[int] = None, split: str = 'train',
@@ -130,9 +74,4 @@ def make_expert(name: str, env: Any) -> Expert:
     Meta-World: the task's `metaworld.policies` policy, returning clipped float32 actions.
     CLEVR-Robot: `ClevrOracle`, which simulates pushes in `env` and returns an action index.
     """
-    spec = get_task(name)
-    if spec.family == 'metaworld':
-        from lago_ros.envs.metaworld_env import ScriptedExpert
-        return ScriptedExpert(name)
-    from lago_ros.envs.clevr_oracle import ClevrOracle
-    return ClevrOracle(env.unwrapped)
+    return family_of(name).make_expert(get_task(name), env)

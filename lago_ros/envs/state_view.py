@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from lago_ros.envs.clevr_language import COLOURS, RELATIONS
-from lago_ros.envs.registry import get_task
+from lago_ros.envs.tasks import get_task
 
 # Meta-World's hand box (metaworld.sawyer_xyz_env.SawyerXYZEnv._HAND_SPACE), metres.
 MW_HAND_LOW = (-0.525, 0.348, -0.0525)

@@ -33,8 +33,6 @@ from lago_ros.utils import atomic_write, PathLike, sha256_file
 DISCRETE_EXTRA_OUTPUT = 'logits'
 CONTINUOUS_EXTRA_OUTPUT = 'action_mean'
 SUPPORTED_OPSETS = range(13, 22)
-# Meta-World moves the hand by at most 1 cm per step for an action of 1 (metaworld.md).
-METAWORLD_METRES_PER_UNIT = 0.01
 
 
 class ExportError(ValueError):
@@ -159,29 +157,6 @@ def build_policy_graph(policy_state: Dict[str, Any], normalizer_state: Dict[str,
     return model
 
 
-def action_layout(task: str) -> Dict[str, Any]:
-    """Describe what each action number means for `task` (names, units, scale)."""
-    from lago_ros.envs.registry import get_task
-
-    spec = get_task(task)
-    if spec.family == 'metaworld':
-        axes = [{'name': f'd{axis}', 'unit': 'm/step', 'scale': METAWORLD_METRES_PER_UNIT,
-                 'low': -1.0, 'high': 1.0,
-                 'description': f'hand displacement along {axis}; 1.0 moves '
-                                f'{METAWORLD_METRES_PER_UNIT} m in one env step'}
-                for axis in 'xyz']
-        gripper = {'name': 'gripper', 'unit': '1', 'scale': 1.0, 'low': -1.0, 'high': 1.0,
-                   'description': 'gripper effort: +1 closes, -1 opens'}
-        return {'type': 'continuous', 'fields': axes + [gripper]}
-    from lago_ros.envs.clevr_robot import NUM_DIRECTIONS, PUSH_DIRECTIONS
-    from lago_ros.envs.state_view import CLEVR_COLOURS
-
-    return {'type': 'discrete', 'n': spec.action_dim, 'encoding': 'ball * 8 + direction',
-            'balls': list(CLEVR_COLOURS), 'num_directions': NUM_DIRECTIONS,
-            'directions_xy': PUSH_DIRECTIONS.tolist(),
-            'description': 'one push of a ball along a direction (x right, y forward)'}
-
-
 def _policy_task(state: Dict[str, Any], task: Optional[str]) -> str:
     found = task or state.get('task') or state.get('config', {}).get('task')
     if not found:
@@ -212,6 +187,8 @@ def export_policy(checkpoint: PathLike, out_path: PathLike, opset: int = 17,
     """
     if not deterministic:
         raise ExportError('only the deterministic policy can be exported (deterministic=True)')
+    from lago_ros.envs.families import family_of
+    from lago_ros.envs.registry import get_task
     from lago_ros.envs.state_view import layout_metadata
     from lago_ros.rl.checkpoint import load_checkpoint
 
@@ -241,7 +218,7 @@ def export_policy(checkpoint: PathLike, out_path: PathLike, opset: int = 17,
         'opset': opset,
         'observation_layout': layout_metadata(task),
         'observation_normalisation': normalisation,
-        'action_layout': action_layout(task),
+        'action_layout': family_of(task).action_layout(get_task(task)),
         'action_bounds': None if discrete else {
             'low': _array(state['policy'], 'action_low').tolist(),
             'high': _array(state['policy'], 'action_high').tolist()},
