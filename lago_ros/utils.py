@@ -123,7 +123,7 @@ class LRUCache(Generic[Key, Value]):
         """Summed size of the entries held."""
 
     def __len__(self) -> int:
-        """Number of entries held."""
+        """Return the number of entries held."""
         return len(self._entries)
 
     def get(self, key: Key) -> Optional[Value]:
