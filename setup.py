@@ -18,8 +18,10 @@ setup(
         (f'share/{PACKAGE}', ['package.xml']),
         (f'share/{PACKAGE}/launch', glob('launch/*launch.[pxy][yma]*')),
         (f'share/{PACKAGE}/config', glob('config/*.yaml')),
-        (f'share/{PACKAGE}/sim', glob('sim/*')),
+        (f'share/{PACKAGE}/sim', glob(f'{PACKAGE}/envs/assets/*.xml')),
     ],
+    # The MJCF scenes travel inside the package too, so importlib.resources finds them without ROS.
+    package_data={f'{PACKAGE}.envs': ['assets/*.xml']},
     install_requires=['setuptools'],
     zip_safe=True,
     maintainer='lago_ros developers',

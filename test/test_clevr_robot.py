@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tests for the CLEVR-Robot environment, its language layer and its oracle."""
 
+from pathlib import Path
+
 import gymnasium
 from gymnasium.utils.env_checker import check_env
 import imageio.v3 as iio
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from lago_ros.envs import clevr_language as lang
+from lago_ros.envs import clevr_robot
 from lago_ros.envs.clevr_oracle import ClevrOracle
 from lago_ros.envs.clevr_robot import (
     ENV_ID,
@@ -239,6 +242,24 @@ def test_check_env_passes_and_gymnasium_id_is_registered():
     made = gymnasium.make(ENV_ID, split='test')
     assert isinstance(made.unwrapped, ClevrRobotEnv) and made.unwrapped.split == 'test'
     made.close()
+
+
+def test_scene_is_package_data_with_the_share_dir_as_fallback(tmp_path, monkeypatch):
+    packaged = sim_path('clevr_robot.xml')
+    assert packaged == Path(clevr_robot.__file__).parent / 'assets' / 'clevr_robot.xml'
+    monkeypatch.setattr(clevr_robot.resources, 'files', lambda package: tmp_path)
+    share = tmp_path / 'prefix' / 'share' / 'lago_ros'
+    (share / 'sim').mkdir(parents=True)
+    (share / 'sim' / 'clevr_robot.xml').write_bytes(packaged.read_bytes())
+    (tmp_path / 'prefix' / 'share' / 'ament_index' / 'resource_index' / 'packages').mkdir(
+        parents=True)
+    (tmp_path / 'prefix' / 'share' / 'ament_index' / 'resource_index' / 'packages' /
+     'lago_ros').write_text('')
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path / 'prefix'))
+    assert sim_path('clevr_robot.xml') == share / 'sim' / 'clevr_robot.xml'
+    monkeypatch.delenv('AMENT_PREFIX_PATH')
+    with pytest.raises(FileNotFoundError, match='reinstall lago_ros with its package data'):
+        sim_path('clevr_robot.xml')
 
 
 def test_oracle_solves_random_goals():

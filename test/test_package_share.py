@@ -11,11 +11,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# share/lago_ros/<folder> -> where its files live in the source tree (the MJCF scenes are package
+# data of lago_ros.envs, copied to share/ for ROS tools).
+SHARE_SOURCES = {'launch': ROOT / 'launch', 'config': ROOT / 'config',
+                 'sim': ROOT / 'lago_ros' / 'envs' / 'assets'}
+
+
 def test_share_directory_holds_launch_config_sim():
     share = Path(get_package_share_directory('lago_ros'))
-    for folder in ('launch', 'config', 'sim'):
-        source = sorted(p.name for p in (ROOT / folder).iterdir() if p.is_file())
-        assert source, f'the repository has no files in {folder}/'
+    for folder, source_dir in SHARE_SOURCES.items():
+        source = sorted(p.name for p in source_dir.iterdir() if p.is_file())
+        assert source, f'the repository has no files in {source_dir}'
         installed = sorted(p.name for p in (share / folder).iterdir())
         assert installed == source, (
             f'{folder}/ in {share} differs from the source tree: run `make venv` to reinstall')

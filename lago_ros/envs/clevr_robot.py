@@ -8,6 +8,7 @@ teleported 0.15 behind the ball, its velocity zeroed, and its motors driven alon
 for 40 physics steps (0.4 s). The model is loaded once per env; resets only rewrite state.
 """
 
+from importlib import resources
 import os
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 import mujoco  # noqa: E402
 
 from lago_ros.envs import clevr_language as lang  # noqa: E402
+from lago_ros.envs.tasks import CLEVR_TASK, get_task  # noqa: E402
 
-ENV_ID = 'LaGO/ClevrRobot-v0'
+ENV_ID = get_task(CLEVR_TASK).gym_id
 NUM_BALLS = len(lang.COLOURS)
 BALL_Z = -0.195  # table top (-0.325) plus the ball radius (0.13)
 SPAWN_LOW = np.array([-0.5, -0.3])
@@ -53,20 +55,27 @@ class ResetNeededError(RuntimeError):
 
 
 def sim_path(name: str) -> Path:
-    """Find a file of the sim/ folder: the source tree first, then the installed share dir."""
-    local = Path(__file__).resolve().parents[2] / 'sim' / name
-    if local.is_file():
-        return local
+    """
+    Find a scene file: package data first (importlib.resources), the ament share dir second.
+
+    The package carries its MJCF files in lago_ros/envs/assets/, so a plain pip install or the
+    source tree needs no ROS variable; the share dir (share/lago_ros/sim) is the fallback for
+    installs that left package data out.
+    """
+    packaged = resources.files('lago_ros.envs') / 'assets' / name
+    if isinstance(packaged, Path) and packaged.is_file():  # MuJoCo reads files, not zip members
+        return packaged
     try:
         from ament_index_python.packages import get_package_share_directory
 
         installed = Path(get_package_share_directory('lago_ros')) / 'sim' / name
-    except (ImportError, LookupError):
+    except (ImportError, LookupError, OSError):
         installed = None
     if installed is not None and installed.is_file():
         return installed
     raise FileNotFoundError(
-        f'cannot find sim/{name}: looked in {local.parent} and in the lago_ros share directory')
+        f'cannot find the scene {name}: looked in the lago_ros.envs package data (assets/) and '
+        'in the lago_ros share directory (sim/); reinstall lago_ros with its package data')
 
 
 def action_index(action: Any) -> int:
@@ -299,7 +308,3 @@ class ClevrRobotEnv(gymnasium.Env):
     def _info(self, success: bool, strict: bool) -> dict[str, Any]:
         return {'instruction': self._instruction, 'success': bool(success),
                 'strict_success': bool(strict)}
-
-
-if ENV_ID not in gymnasium.registry:
-    gymnasium.register(ENV_ID, entry_point='lago_ros.envs.clevr_robot:ClevrRobotEnv')
