@@ -20,12 +20,29 @@ LOG = logging.getLogger('lago')
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
-    from lago_ros.envs.registry import get_task, list_tasks
+    from lago_ros.envs.families import family_of
+    from lago_ros.envs.tasks import get_task, list_tasks
+    from lago_ros.prior.describe import task_instructions
 
-    for name in list_tasks():
+    for name in [args.task] if args.task else list_tasks():
         spec = get_task(name)
-        print(f'{name:18s} {spec.family:9s} obs={spec.obs_dim:3d} {spec.action_type:10s} '
-              f'actions={spec.action_dim} steps={spec.max_episode_steps}')
+        line = (f'{name:18s} {spec.family:9s} obs={spec.obs_dim:3d} {spec.action_type:10s} '
+                f'actions={spec.action_dim} steps={spec.max_episode_steps}')
+        if not args.task:
+            print(f'{line}  e.g. {task_instructions(name)[0]!r}')
+            continue
+        print(line)
+        for split in ('train', 'test'):
+            print(f'instructions, {split}:')
+            print('\n'.join(f'  {text}' for text in task_instructions(name, split)))
+        layout = family_of(name).action_layout(spec)
+        print('actions:')
+        for index, axis in enumerate(layout.get('fields', [])):
+            print(f"  {index} {axis['name']} [{axis['low']}, {axis['high']}] {axis['unit']}: "
+                  f"{axis['description']}")
+        for key, value in layout.items():
+            if key != 'fields':
+                print(f'  {key}: {value}')
     return 0
 
 
@@ -110,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    command('tasks', _cmd_tasks, 'list the registered tasks')
+    p = command('tasks', _cmd_tasks, 'list the registered tasks; with a name, its instructions '
+                '(what to send the prior) and what each action means')
+    p.add_argument('task', nargs='?', help='a task name, e.g. reach-v3')
 
     p = command('collect-demos', _cmd_collect_demos,
                 'record expert demonstrations (Meta-World scripted policies, CLEVR-Robot oracle)')
