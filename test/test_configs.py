@@ -20,8 +20,8 @@ CONFIG = Path(__file__).resolve().parents[1] / 'config'
 def test_training_configs_load_and_name_registered_tasks(name):
     cfg = load_config(CONFIG / name)
     assert get_task(cfg.task).name == cfg.task
-    assert cfg.ppo.beta > 0 and cfg.prior
-    assert load_config(CONFIG / name, ['ppo.beta=0']).ppo.beta == 0.0
+    assert cfg.guidance.beta > 0 and cfg.prior
+    assert load_config(CONFIG / name, ['ppo.beta=0']).guidance.beta == 0.0
     with pytest.raises(ConfigError, match='valid keys'):
         load_config(CONFIG / name, ['ppo.betta=0.1'])
 

@@ -28,6 +28,7 @@ from lago_ros.nodes.codec import ActionMessageError, decode_query, decode_vec_ac
 from lago_ros.nodes.deploy import CommandShaper, DeployConfigError, ObservationAssembler
 from lago_ros.nodes.sim_bridge import EnvBackend
 from lago_ros.rl.experiment import ConfigError, load_config, TrainConfig
+from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
 from lago_ros.rl.ppo import PPO, PPOConfig
 
 FUZZ = settings(max_examples=150, deadline=None,
@@ -278,15 +279,17 @@ def test_launcher_arguments_are_parsed_or_refused_cleanly(items):
     assert 'lago_ros.nodes.trainer' in out.getvalue() or 'trainer' in out.getvalue()
 
 
-# -- PPO.prior_params
+# -- PriorGuidance.to_params
 
 @functools.lru_cache(maxsize=None)
-def _agent(discrete: bool) -> PPO:
+def _agent(discrete: bool) -> PriorGuidance:
     space = gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-1, 1, (3,), np.float32)
     envs = SimpleNamespace(num_envs=2, single_action_space=space,
                            single_observation_space=gym.spaces.Box(-np.inf, np.inf, (5,),
                                                                    np.float32))
-    return PPO(PPOConfig(num_steps=4, hidden_sizes=(8,)), envs)
+    guidance = PriorGuidance(GuidanceConfig(), None)
+    PPO(PPOConfig(num_steps=4, hidden_sizes=(8,)), envs, guidance)
+    return guidance
 
 
 ARRAYS = st.builds(
@@ -305,7 +308,7 @@ def test_prior_params_accepts_only_finite_outputs_of_the_right_shape(discrete, a
     agent = _agent(discrete)
     output = SimpleNamespace(logits=a, mean=b, std=c)
     try:
-        params = agent.prior_params(output, 6)
+        params = agent.to_params(output, 6)
     except ValueError as err:
         assert str(err)
         return

@@ -18,6 +18,7 @@ from lago_ros.rl.distributions import policy_prior_kl
 from lago_ros.rl.evaluate import evaluate
 from lago_ros.rl.experiment import (config_to_dict, ConfigError, evaluate_checkpoint,
                                     load_config, run_training)
+from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
 from lago_ros.rl.metrics import Episode, EpisodeTracker, plot_learning_curve, read_metrics
 from lago_ros.rl.ppo import PPO, PPOConfig
 
@@ -68,6 +69,10 @@ def small_config(**overrides) -> PPOConfig:
     return PPOConfig(**{**base, **overrides})
 
 
+def guided(prior, **settings) -> PriorGuidance:
+    return PriorGuidance(GuidanceConfig(**settings), prior)
+
+
 def params_of(agent: PPO) -> list:
     return [p.detach().clone() for p in agent.policy.parameters()]
 
@@ -75,17 +80,19 @@ def params_of(agent: PPO) -> list:
 def prior_kl_on(agent: PPO, prior: FakePrior, raw_obs: np.ndarray) -> float:
     with torch.no_grad():
         obs = torch.from_numpy(agent.obs_normalizer.normalize(raw_obs))
-        target = agent.prior_params(prior(raw_obs, [INSTRUCTION] * len(raw_obs)), len(raw_obs))
+        guidance = guided(prior)
+        guidance.bind(1, 1, agent.policy)
+        target = guidance.to_params(prior(raw_obs, [INSTRUCTION] * len(raw_obs)), len(raw_obs))
         return policy_prior_kl(agent.policy.dist_params(obs), target, 'reverse').mean().item()
 
 
 def test_prior_queried_once_per_rollout_with_raw_observations_and_instructions():
     prior = FakePrior(discrete=True)
-    agent = PPO(small_config(beta=0.5), make_envs(), prior).learn(2 * 64)
+    agent = PPO(small_config(), make_envs(), guided(prior, beta=0.5)).learn(2 * 64)
     assert len(prior.calls) == 2
     observations, instructions = prior.calls[-1]
     assert observations.shape == (64, 4) and instructions == [INSTRUCTION] * 64
-    assert np.array_equal(observations, agent.buffer.raw_obs.reshape(64, 4))
+    assert np.array_equal(observations, agent.guidance.raw_obs.reshape(64, 4))
     assert [h['lago/guidance_active'] for h in agent.history] == [1.0, 1.0]
     assert all(np.isfinite(h['lago/kl_prior']) and h['lago/beta'] == 0.5 for h in agent.history)
 
@@ -94,17 +101,17 @@ def test_prior_queried_once_per_rollout_with_raw_observations_and_instructions()
 def test_prior_subset_is_drawn_per_rollout_and_still_pulls_toward_the_prior(env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
     config = dict(num_steps=64, minibatch_size=64, update_epochs=4, learning_rate=3e-3)
-    guided = PPO(small_config(beta=1.0, prior_states=24, **config), make_envs(env_id),
-                 prior).learn(6 * 128)
+    agent = PPO(small_config(**config), make_envs(env_id),
+                guided(prior, beta=1.0, prior_states=24)).learn(6 * 128)
     assert [len(obs) for obs, _ in prior.calls] == [24] * 6
     first, second = (obs for obs, _ in prior.calls[:2])
     assert not np.array_equal(first, second)
-    rows = guided.buffer.prior_row
+    rows = agent.guidance.prior_row
     assert (rows >= 0).sum() == 24 and sorted(rows[rows >= 0].tolist()) == list(range(24))
-    raw_obs = guided.buffer.raw_obs.reshape(-1, guided.policy.obs_dim)
+    raw_obs = agent.guidance.raw_obs.reshape(-1, agent.policy.obs_dim)
     assert np.array_equal(raw_obs[(rows >= 0).numpy()], prior.calls[-1][0])
     initial = prior_kl_on(PPO(small_config(), make_envs(env_id)), prior, raw_obs)
-    assert prior_kl_on(guided, prior, raw_obs) < 0.5 * initial
+    assert prior_kl_on(agent, prior, raw_obs) < 0.5 * initial
 
 
 def test_learn_callback_sees_every_update_and_can_stop_training(tmp_path):
@@ -121,7 +128,8 @@ def test_learn_callback_sees_every_update_and_can_stop_training(tmp_path):
 
 
 def test_unavailable_prior_skips_the_kl_term():
-    agent = PPO(small_config(beta=0.5), make_envs(), FakePrior(True, available=False))
+    unavailable = guided(FakePrior(True, available=False), beta=0.5)
+    agent = PPO(small_config(), make_envs(), unavailable)
     agent.learn(64)
     assert agent.history[0]['lago/guidance_active'] == 0.0
     assert np.isnan(agent.history[0]['lago/kl_prior'])
@@ -130,8 +138,8 @@ def test_unavailable_prior_skips_the_kl_term():
 @pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
 def test_beta_zero_is_bit_identical_to_vanilla(env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
-    vanilla = PPO(small_config(), make_envs(env_id), prior=None).learn(3 * 64)
-    guided_off = PPO(small_config(beta=0.0), make_envs(env_id), prior=prior).learn(3 * 64)
+    vanilla = PPO(small_config(), make_envs(env_id)).learn(3 * 64)
+    guided_off = PPO(small_config(), make_envs(env_id), guided(prior, beta=0.0)).learn(3 * 64)
     for a, b in zip(params_of(vanilla), params_of(guided_off), strict=True):
         assert torch.equal(a, b)
     assert prior.calls == []
@@ -142,38 +150,38 @@ def test_beta_zero_is_bit_identical_to_vanilla(env_id):
 def test_positive_beta_pulls_the_policy_toward_the_prior(env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
     config = dict(num_steps=64, minibatch_size=64, update_epochs=4, learning_rate=3e-3)
-    vanilla = PPO(small_config(**config), make_envs(env_id), None).learn(6 * 128)
-    guided = PPO(small_config(beta=1.0, **config), make_envs(env_id), prior).learn(6 * 128)
-    raw_obs = guided.buffer.raw_obs.reshape(-1, guided.policy.obs_dim)
+    vanilla = PPO(small_config(**config), make_envs(env_id)).learn(6 * 128)
+    agent = PPO(small_config(**config), make_envs(env_id), guided(prior, beta=1.0)).learn(6 * 128)
+    raw_obs = agent.guidance.raw_obs.reshape(-1, agent.policy.obs_dim)
     initial = prior_kl_on(PPO(small_config(), make_envs(env_id)), prior, raw_obs)
-    final_guided = prior_kl_on(guided, prior, raw_obs)
+    final_guided = prior_kl_on(agent, prior, raw_obs)
     assert final_guided < 0.5 * initial
     assert final_guided < 0.5 * prior_kl_on(vanilla, prior, raw_obs)
-    logged = [h['lago/kl_prior'] for h in guided.history]
+    logged = [h['lago/kl_prior'] for h in agent.history]
     assert logged[-1] < logged[0]
 
 
 def test_continuous_log_probs_are_of_the_unclipped_gaussian_action():
     agent = PPO(small_config(num_steps=16), make_envs('MountainCarContinuous-v0'))
-    agent.collect_rollout(beta=0.0)
+    agent.collect_rollout()
     buf = agent.buffer
     assert buf.actions.abs().max() > 1.0  # std 1 around mean ~0 overshoots the [-1, 1] bounds
     mean, std = agent.policy.dist_params(buf.obs.reshape(-1, 2))
     expected = torch.distributions.Normal(mean, std).log_prob(buf.actions.reshape(-1, 1)).sum(-1)
     assert torch.allclose(buf.log_probs.reshape(-1), expected.detach(), atol=1e-5)
-    assert np.abs(agent.predict(buf.raw_obs.reshape(-1, 2) * 50)).max() <= 1.0
+    assert np.abs(agent.predict(np.full((4, 2), 50.0, np.float32))).max() <= 1.0
 
 
 @pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
 def test_checkpoint_resume_gives_identical_next_updates(tmp_path, env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
-    config = small_config(beta=0.2, beta_schedule='linear', beta_final=0.05,
-                          beta_decay_steps=256, anneal_lr=True)
-    uninterrupted = PPO(config, make_envs(env_id), prior).learn(2 * 64)
+    config = small_config(anneal_lr=True)
+    settings = dict(beta=0.2, beta_schedule='linear', beta_final=0.05, beta_decay_steps=256)
+    uninterrupted = PPO(config, make_envs(env_id), guided(prior, **settings)).learn(2 * 64)
     path = uninterrupted.save(tmp_path / 'ckpt.pt')
     uninterrupted.reset_envs()  # what a resumed run does with its fresh envs
     uninterrupted.learn(4 * 64)
-    resumed = PPO.load(path, make_envs(env_id), prior).learn(4 * 64)
+    resumed = PPO.load(path, make_envs(env_id), guided(prior, **settings)).learn(4 * 64)
     for a, b in zip(params_of(uninterrupted), params_of(resumed), strict=True):
         assert torch.equal(a, b)
     assert resumed.global_step == uninterrupted.global_step == 256
@@ -203,12 +211,12 @@ def test_corrupt_or_foreign_checkpoints_raise_clear_errors(tmp_path):
 
 def test_run_dir_metrics_resume_without_duplicate_rows(tmp_path):
     run_dir = tmp_path / 'run'
-    agent = PPO(small_config(log_interval=1), make_envs(), FakePrior(True), run_dir)
+    agent = PPO(small_config(log_interval=1), make_envs(), guided(FakePrior(True)), run_dir)
     agent.learn(2 * 64)
     shutil.copy(run_dir / 'checkpoint.pt', tmp_path / 'after2.pt')
     agent.learn(3 * 64)
     agent.close()
-    resumed = PPO.load(tmp_path / 'after2.pt', make_envs(), FakePrior(True), run_dir)
+    resumed = PPO.load(tmp_path / 'after2.pt', make_envs(), guided(FakePrior(True)), run_dir)
     resumed.learn(4 * 64)
     resumed.close()
     columns = read_metrics(run_dir / 'metrics.csv')
@@ -260,8 +268,9 @@ def test_load_config_reads_yaml_and_dotted_overrides(tmp_path):
                              'prior=null', 'ppo.target_kl=0.02'])
     assert (cfg.task, cfg.seed, cfg.total_timesteps, cfg.prior) == ('clevr-robot', 3, 100000, None)
     assert cfg.ppo.learning_rate == 3e-4 and isinstance(cfg.ppo.learning_rate, float)
-    assert (cfg.ppo.beta, cfg.ppo.num_steps, cfg.ppo.hidden_sizes) == (0.1, 256, (32, 32))
-    assert cfg.ppo.seed == 3 and cfg.ppo.beta_schedule == 'linear' and cfg.ppo.target_kl == 0.02
+    assert (cfg.guidance.beta, cfg.ppo.num_steps, cfg.ppo.hidden_sizes) == (0.1, 256, (32, 32))
+    assert cfg.ppo.seed == 3 and cfg.guidance.beta_schedule == 'linear'
+    assert cfg.ppo.target_kl == 0.02
     assert load_config(None, config_to_dict_overrides(cfg)) == cfg
 
 
@@ -284,8 +293,10 @@ def config_to_dict_overrides(cfg) -> list:
     ('num_envs=2.5', 'num_envs must be an integer'),
     ('ppo.norm_adv=3', 'ppo.norm_adv must be true or false'),
     ('ppo.hidden_sizes=64', 'ppo.hidden_sizes must be a list'),
-    ('ppo.kl_direction=sideways', 'unknown kl_direction'),
-    ('ppo.beta_schedule=cosine', 'unknown beta schedule'),
+    ('ppo.kl_direction=sideways', r"ppo.kl_direction is 'sideways'; expected one of"),
+    ('ppo.beta_schedule=cosine', r"ppo.beta_schedule is 'cosine'; expected one of"),
+    ('total_timesteps=-5', 'total_timesteps is -5; expected a positive integer'),
+    ('total_timesteps=0', 'total_timesteps is 0; expected a positive integer'),
     ('task.name=x', 'task must be a string'),
     ('vector_env=async', r"vector_env is 'async'; expected one of \('sync', 'split'\)"),
     ('prior_backend=tensorrt', "prior_backend is 'tensorrt'"),
@@ -310,9 +321,9 @@ def test_run_training_writes_artefacts_and_resumes(tmp_path, monkeypatch):
     assert summary['eval']['mean_return'] == pytest.approx(np.mean(summary['eval']['returns']))
     again = evaluate_checkpoint(tmp_path / 'checkpoint.pt', episodes=3, num_envs=2)
     assert again.returns == summary['eval']['returns']  # same seeds, deterministic policy
-    for name in ('config.yaml', 'metrics.csv', 'checkpoint.pt', 'learning_curve.png',
-                 'summary.json'):
-        assert (tmp_path / name).is_file()
+    from lago_ros.rl.run import RUN_FILES  # the trainer node's folder is checked against it too
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(RUN_FILES)
     assert load_config(tmp_path / 'config.yaml') == load_config(None, overrides + [
         'total_timesteps=128'])
     resumed = run_training(load_config(None, overrides + ['total_timesteps=192']))
@@ -321,5 +332,40 @@ def test_run_training_writes_artefacts_and_resumes(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match='learning_rate'):
         run_training(load_config(None, overrides + ['total_timesteps=256',
                                                     'ppo.learning_rate=0.1']))
-    with pytest.raises(ConfigError, match=r'task \(clevr-robot\)'):
+    with pytest.raises(ConfigError, match=r'task \(clevr-robot -> reach-v3\)'):
         run_training(load_config(None, overrides + ['total_timesteps=256', 'task=reach-v3']))
+    with pytest.raises(ConfigError, match=r'different settings: ppo\.beta \(0\.0 -> 0\.2\);'):
+        run_training(load_config(None, overrides + ['total_timesteps=256', 'ppo.beta=0.2']))
+    assert read_metrics(tmp_path / 'metrics.csv')['global_step'] == [64, 128, 192]
+
+
+def test_failed_training_leaves_no_run_folder(tmp_path, monkeypatch):
+    from lago_ros.envs import registry
+
+    def broken_envs(*args, **kwargs):
+        envs = make_envs()
+        envs.step = lambda actions: (_ for _ in ()).throw(ValueError('the simulator died'))
+        return envs
+
+    monkeypatch.setattr(registry, 'make_vec_env', broken_envs)
+    for overrides in (['prior=' + str(tmp_path / 'no-such-prior')], []):
+        run_dir = tmp_path / 'run'
+        with pytest.raises(ValueError):
+            run_training(load_config(None, ['task=clevr-robot', 'num_envs=2', f'run_dir={run_dir}',
+                                            'ppo.num_steps=32', 'total_timesteps=64']
+                                     + overrides))
+        assert not run_dir.exists()
+
+
+@pytest.mark.parametrize('content', [bytes(range(256)) * 40, b'\x08\x07\x12\x07pytorch' * 50])
+def test_a_file_that_is_no_checkpoint_gives_one_line(tmp_path, capsys, content):
+    from lago_ros.cli import main
+
+    path = tmp_path / 'policy.onnx'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match='not a checkpoint'):
+        PPO.load(path, make_envs())
+    assert main(['evaluate', '--checkpoint', str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'weights_only' not in err, err
+    assert 'expected a file written by PPO.save' in err

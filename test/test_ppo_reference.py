@@ -15,6 +15,7 @@ Parameters compare bit for bit when torch and the CPU capability match the ones 
 file (the same kernels); elsewhere to float32 rounding.
 """
 
+import dataclasses
 import hashlib
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode
 
+from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
 from lago_ros.rl.ppo import PPO, PPOConfig
 
 REFERENCE = Path(__file__).resolve().parent / 'data' / 'ppo_reference.npz'
@@ -94,11 +96,15 @@ def make_envs(env_id: str) -> gym.vector.VectorEnv:
 def run_case(name: str) -> dict:
     """Train one case for UPDATES updates; return its parameters and logged losses."""
     env_id, prior_kind, settings = CASES[name]
-    prior = None
+    guidance = None
     if prior_kind is not None:
         prior = TinyPrior(env_id == 'CartPole-v1', flaky=prior_kind == 'flaky')
+        guidance_keys = {f.name for f in dataclasses.fields(GuidanceConfig)}
+        guidance = PriorGuidance(GuidanceConfig(
+            **{k: v for k, v in settings.items() if k in guidance_keys}), prior)
+        settings = {k: v for k, v in settings.items() if k not in guidance_keys}
     envs = make_envs(env_id)
-    agent = PPO(PPOConfig(**BASE, **settings), envs, prior)
+    agent = PPO(PPOConfig(**BASE, **settings), envs, guidance)
     try:
         agent.learn(UPDATES * agent.batch_size)
     finally:

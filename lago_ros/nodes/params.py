@@ -4,12 +4,14 @@
 Shared node plumbing: parameters declared from one table, and the spin-until-Ctrl-C loop.
 
 Every node lists its parameters once as `Param` rows (name, default, description, range,
-read-only); `declare_parameters` turns the table into declarations and returns the values, so no
-node repeats descriptor boilerplate and `ros2 param describe` shows the same text as the docs.
+allowed values, read-only); `declare_parameters` turns the table into declarations and returns
+the values, so no node repeats descriptor boilerplate and `ros2 param describe` shows the same
+text as the docs. A float parameter also takes an integer (`ppo.beta:=0`), as YAML does.
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+import signal
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
@@ -17,6 +19,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from lago_ros.ros_env import configure_ros_environment
 
@@ -42,14 +45,20 @@ class Param:
     read_only: bool = True
     """True for parameters only read at start-up (changing them later would have no effect)."""
     constraints: str = ''
-    """Free-text constraint for `additional_constraints` (e.g. allowed strings)."""
+    """Free-text constraint for `additional_constraints`."""
+    choices: Tuple[Any, ...] = ()
+    """Allowed values (checked at declaration and listed in `additional_constraints`)."""
 
     def descriptor(self) -> ParameterDescriptor:
         """Return the ParameterDescriptor this row declares."""
         kind = Parameter.Type.from_parameter_value(self.default)
+        constraints = self.constraints
+        if self.choices:
+            constraints = ' '.join(filter(None, (
+                constraints, f'one of: {", ".join(str(c) for c in self.choices)}')))
         descriptor = ParameterDescriptor(
             name=self.name, type=kind.value, description=self.description,
-            read_only=self.read_only, additional_constraints=self.constraints)
+            read_only=self.read_only, additional_constraints=constraints)
         if self.low is not None or self.high is not None:
             if kind == Parameter.Type.INTEGER:
                 descriptor.integer_range = [IntegerRange(
@@ -63,29 +72,72 @@ class Param:
         return descriptor
 
 
+def _is_float_row(default: Any) -> bool:
+    if isinstance(default, list):
+        return bool(default) and all(isinstance(v, float) for v in default)
+    return isinstance(default, float)
+
+
+def _widened(value: Any) -> Any:
+    """Return integers (or a list of them) given for a float parameter as floats."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    return value
+
+
+def _override(node: Node, row: Param) -> Any:
+    """Return the value given for `row` (or its default) whatever its type, by a probe."""
+    probe = ParameterDescriptor(dynamic_typing=True)
+    value = node.declare_parameter(row.name, row.default, probe).value
+    node.undeclare_parameter(row.name)
+    return value
+
+
 def declare_parameters(node: Node, table: Sequence[Param]) -> Dict[str, Any]:
     """
     Declare every row of `table` on `node` and return {name: value} after overrides.
 
-    A value of the wrong type or outside its range raises ParameterValueError naming the
-    parameter and what was expected, instead of rclpy's generic exception.
+    A value of the wrong type, outside its range or not among its choices raises
+    ParameterValueError naming the parameter and what was expected, instead of rclpy's generic
+    exception. Float parameters are declared typed, with an integer override widened first.
     """
     values = {}
     for row in table:
         descriptor = row.descriptor()
+        expected = type(row.default).__name__
+        if row.low is not None or row.high is not None:
+            expected += f' in [{row.low}, {row.high}]'
         try:
-            values[row.name] = node.declare_parameter(row.name, row.default, descriptor).value
+            if _is_float_row(row.default):
+                value = _widened(_override(node, row))
+                if isinstance(value, list) != isinstance(row.default, list) or not \
+                        _is_float_row(value if isinstance(value, list) else [value]):
+                    raise TypeError(f'got {value!r} of type {type(value).__name__}')
+                values[row.name] = node.declare_parameter(
+                    row.name, value, descriptor, ignore_override=True).value
+            else:
+                values[row.name] = node.declare_parameter(row.name, row.default,
+                                                          descriptor).value
         except (ParameterException, TypeError, ValueError) as err:
-            expected = type(row.default).__name__
-            if row.low is not None or row.high is not None:
-                expected += f' in [{row.low}, {row.high}]'
             raise ParameterValueError(
                 f'parameter {row.name!r} of node {node.get_name()!r} is invalid ({err}); '
                 f'expected {expected}: {row.description}') from err
+        if row.choices and values[row.name] not in row.choices:
+            raise ParameterValueError(
+                f'parameter {row.name!r} of node {node.get_name()!r} is '
+                f'{values[row.name]!r}; expected one of {tuple(row.choices)}: {row.description}')
     return values
 
 
-def spin_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None) -> int:
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def spin_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None,
+              own_signals: bool = False) -> int:
     """
     Run one node on a SingleThreadedExecutor until Ctrl-C or shutdown; return the exit code.
 
@@ -95,15 +147,24 @@ def spin_node(node_factory: Callable[[], Node], args: Optional[List[str]] = None
     Configures the ROS environment, inits rclpy, builds the node (a ValueError here is a
     configuration error: logged, exit code 2), spins, and on Ctrl-C or an external shutdown
     destroys the node and shuts rclpy down cleanly.
+
+    `own_signals`: SIGINT and SIGTERM raise KeyboardInterrupt here instead of rclpy shutting
+    the context down first, so `destroy_node` can still publish (the deploy node's last safe
+    command); the loop wakes every 0.1 s to notice them.
     """
     configure_ros_environment()
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if own_signals
+               else SignalHandlerOptions.ALL)
+    if own_signals:
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
     node = None
     try:
         node = node_factory()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not own_signals or rclpy.ok():
+            executor.spin_once(timeout_sec=0.1 if own_signals else None)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ValueError as err:

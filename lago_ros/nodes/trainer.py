@@ -3,10 +3,13 @@
 """
 Trainer node: prior-guided PPO on the experience of a sim (or robot) bridge.
 
-The run is a `TrainConfig` (lago_ros.rl.experiment): its fields are this node's parameters, with
-the PPO section under `ppo.` (`ppo.beta`, `ppo.num_steps`, ...), generated from the dataclasses so
-the YAML of `lago train` and the ROS parameters cannot drift apart. The envs are a RemoteVecEnv
-over the bridge and the prior a PriorServiceClient over the prior service.
+The run is a `TrainConfig` (lago_ros/rl/train_config.py): its fields are this node's parameters
+(`ppo.beta`, `ppo.num_steps`, ...), declared from the dataclasses through lago_ros.config, with
+their docstrings and allowed values, and handed back typed: the YAML of `lago train` and the ROS
+parameters cannot drift apart. The run itself is the run service's (lago_ros/rl/run.py), shared
+with `lago train`: the same resume check (a checkpoint trained with other settings is refused at
+start-up), final evaluation and run-folder files. The envs are a RemoteVecEnv over the bridge and
+the prior a PriorServiceClient over the prior service.
 
 Failure handling: a missing prior service means an unguided rollout (logged once per change);
 a bridge that stops answering aborts the rollout (it is never used half-collected), the trainer
@@ -15,12 +18,8 @@ update a TrainingMetrics message goes out on ~/metrics; at the end the policy is
 `eval: success_rate=... mean_return=... episodes=N` is logged. Ctrl-C writes a checkpoint first.
 """
 
-import ast
-import dataclasses
-import inspect
 import logging
 import sys
-import textwrap
 import typing
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -29,6 +28,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from lago_ros.config import build, flat_fields, Leaf, unflatten
 from lago_ros.nodes.params import declare_parameters, Param
 from lago_ros.nodes.remote import BridgeUnavailableError, PriorServiceClient, RemoteVecEnv
 from lago_ros.ros_env import configure_ros_environment
@@ -51,89 +51,78 @@ NODE_PARAMETERS = (
 GRAPH_MANAGED = ('prior', 'prior_backend', 'prior_int8', 'vector_env', 'eval_split')
 
 
-def _field_docs(cls: type) -> Dict[str, str]:
-    """Map each dataclass field to the docstring under it (house style documents fields so)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body
-    docs = {}
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr) \
-                and isinstance(following.value, ast.Constant):
-            docs[node.target.id] = ' '.join(str(following.value.value).split())
-    return docs
+def _optional(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
 
 
-def config_parameters(cls: type, prefix: str = '') -> List[Tuple[Param, Any]]:
+def config_parameters() -> List[Tuple[Param, Leaf]]:
     """
-    ROS parameter rows for every field of TrainConfig (PPOConfig nested under `ppo.`).
+    ROS parameter rows for every TrainConfig leaf the graph does not manage, with the leaf.
 
-    Returns (row, type hint) pairs. ROS has no null: an Optional field's default None becomes ''
-    or 0, and reading '' or 0 back means None.
+    ROS has no null: an Optional field's default None becomes '' or 0, and reading '' or 0
+    back means None.
     """
-    hints, docs = typing.get_type_hints(cls), _field_docs(cls)
-    defaults = cls()
+    from lago_ros.rl.train_config import TrainConfig
+
     rows = []
-    for field in dataclasses.fields(cls):
-        if field.name in GRAPH_MANAGED or field.name == 'seed' and prefix:
+    for leaf in flat_fields(TrainConfig):
+        if leaf.name in GRAPH_MANAGED:
             continue
-        value, hint = getattr(defaults, field.name), hints[field.name]
-        if dataclasses.is_dataclass(value):
-            rows += config_parameters(type(value), f'{prefix}{field.name}.')
-            continue
-        if value is None:
-            inner = next(a for a in typing.get_args(hint) if a is not type(None))
-            value = inner()
-        if isinstance(value, tuple):
-            value = list(value)
-        rows.append((Param(prefix + field.name, value, docs.get(field.name, '')), hint))
+        default = leaf.default
+        if default is None:
+            default = next(a for a in typing.get_args(leaf.hint) if a is not type(None))()
+        if isinstance(default, tuple):
+            default = list(default)
+        rows.append((Param(leaf.name, default, leaf.doc, choices=leaf.choices), leaf))
     return rows
 
 
-def build_train_config(values: Dict[str, Any], rows: List[Tuple[Param, Any]]) -> Any:
-    """Build the TrainConfig from declared parameter values (validated by load_config)."""
-    import yaml
+def build_train_config(values: Dict[str, Any], rows: List[Tuple[Param, Leaf]]) -> Any:
+    """Build the TrainConfig from declared parameter values, typed, through the config layer."""
+    from lago_ros.rl.train_config import TrainConfig
 
-    from lago_ros.rl.experiment import load_config
-
-    overrides = []
-    for row, hint in rows:
+    flat = {}
+    for row, leaf in rows:
         value = values[row.name]
-        if type(None) in typing.get_args(hint) and value in ('', 0, 0.0):
+        if _optional(leaf.hint) and value in ('', 0, 0.0):
             value = None
-        text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...')
-        overrides.append(f'{row.name}={text.strip()}')
-    return load_config(None, overrides)
+        flat[row.name] = value
+    return build(TrainConfig, unflatten(flat))
 
 
 def parameter_table() -> Tuple[Param, ...]:
     """Return every parameter of the trainer: graph wiring, then the TrainConfig fields."""
-    from lago_ros.rl.experiment import TrainConfig
-
-    return NODE_PARAMETERS + tuple(row for row, _ in config_parameters(TrainConfig))
+    return NODE_PARAMETERS + tuple(row for row, _ in config_parameters())
 
 
 class Trainer(Node):
-    """Owns the PPO run: wiring only; the loop is PPO.learn, publishing after each update."""
+    """Wires the bridge, the prior service and the run service together; the loop is PPO's."""
 
     def __init__(self, executor: SingleThreadedExecutor, **kwargs: Any) -> None:
-        """Declare parameters, build the TrainConfig, the remote envs, the prior client and PPO."""
-        from lago_ros.rl.experiment import TrainConfig
+        """Declare parameters, build the TrainConfig and check a resume; make envs and prior."""
+        from lago_ros.rl.run import TrainingRun
 
         super().__init__('trainer', **kwargs)
         self.executor_ = executor
-        self.config_rows = config_parameters(TrainConfig)
+        self.config_rows = config_parameters()
         self.params = declare_parameters(self, parameter_table())
         self.cfg = build_train_config(self.params, self.config_rows)
-        executor.add_node(self)
         p = self.params
+        self.run = TrainingRun(self.cfg, managed=GRAPH_MANAGED,
+                               prior_source=p['prior_service'] or None)
+        self.run_dir = self.run.run_dir
+        executor.add_node(self)
         self.envs = RemoteVecEnv(self, executor, self.cfg.task, self.cfg.num_envs, p['bridge'],
                                  p['step_timeout'])
         self.prior = (PriorServiceClient(self, executor, p['prior_service'],
                                          p['prior_chunk_size'], p['prior_timeout'])
                       if p['prior_service'] else None)
         self.metrics_pub = self.create_publisher(TrainingMetrics, '~/metrics', 10)
-        self.run_dir = self.cfg.resolved_run_dir()
-        self.agent = None
+
+    @property
+    def agent(self) -> Any:
+        """The PPO agent once training started, else None."""
+        return self.run.agent
 
     def _wait_for_bridge(self) -> None:
         timeout = self.params['bridge_wait_timeout']
@@ -142,16 +131,6 @@ class Trainer(Node):
             raise BridgeUnavailableError(
                 f'bridge {self.envs.bridge} did not appear within {timeout} s; start it '
                 '(sim_bridge) with the same task and num_envs')
-
-    def _build_agent(self) -> Any:
-        from lago_ros.rl.ppo import CHECKPOINT_NAME, PPO
-
-        checkpoint = self.run_dir / CHECKPOINT_NAME
-        if checkpoint.exists():
-            agent = PPO.load(checkpoint, self.envs, self.prior, self.run_dir)
-            self.get_logger().info(f'resuming {checkpoint} at step {agent.global_step}')
-            return agent
-        return PPO(self.cfg.ppo, self.envs, self.prior, self.run_dir, task=self.cfg.task)
 
     def publish_metrics(self, agent: Any, stats: dict) -> None:
         """Publish one update's scalars on ~/metrics (PPO.learn's per-update callback)."""
@@ -172,46 +151,38 @@ class Trainer(Node):
         training resumes on freshly reset envs once a bridge answers again.
         """
         self._wait_for_bridge()
-        self.agent = self._build_agent()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run.start(self.envs, self.prior)
         self._completed_step = self.agent.global_step
         while self.agent.global_step < self.cfg.total_timesteps:
             try:
-                self.agent.learn(self.cfg.total_timesteps, self.cfg.checkpoint_every,
-                                 callback=self.publish_metrics)
+                self.run.learn(callback=self.publish_metrics)
             except BridgeUnavailableError as err:
                 self.agent.global_step = self._completed_step
                 self.get_logger().error(f'{err}: discarding the partial rollout')
                 self._wait_for_bridge()
                 self.agent.reset_envs()
 
-    def evaluate(self) -> Any:
-        """Deterministic evaluation on the bridge's envs; logs the `eval:` line."""
-        from lago_ros.rl.evaluate import evaluate
-        from lago_ros.rl.experiment import EVAL_SEED_OFFSET
-        from lago_ros.rl.ppo import CHECKPOINT_NAME
-
-        result = evaluate(self.agent.predict, self.envs, self.cfg.eval_episodes,
-                          self.cfg.seed + EVAL_SEED_OFFSET)
+    def evaluate(self) -> Dict[str, Any]:
+        """Evaluate on the bridge's envs, write the run's summary; logs the `eval:` line."""
+        summary = self.run.finish(self.envs)
+        result = summary['eval']
         self.get_logger().info(
-            f'eval: success_rate={result.success_rate:.3f} '
-            f'mean_return={result.mean_return:.3f} episodes={len(result.returns)} '
-            f'checkpoint={self.run_dir / CHECKPOINT_NAME}')
-        return result
+            f"eval: success_rate={result['success_rate']:.3f} "
+            f"mean_return={result['mean_return']:.3f} episodes={len(result['returns'])} "
+            f"checkpoint={summary['checkpoint']}")
+        return summary
 
     def checkpoint(self) -> None:
         """Write run_dir/checkpoint.pt now (used on Ctrl-C)."""
-        from lago_ros.rl.ppo import CHECKPOINT_NAME
-
         if self.agent is not None:
-            path = self.agent.save(self.run_dir / CHECKPOINT_NAME)
+            path = self.agent.save(self.run.checkpoint)
             self.get_logger().info(f'checkpoint written to {path}')
 
     def destroy_node(self) -> None:
-        """Close the metrics writers and the remote env with the node."""
-        if self.agent is not None:
-            self.agent.close()
-        self.envs.close()
+        """Close the metrics writers and the remote env (those built before a failure)."""
+        for part in (getattr(self, 'run', None), getattr(self, 'envs', None)):
+            if part is not None:
+                part.close()
         super().destroy_node()
 
 
@@ -232,6 +203,8 @@ def main(args: Optional[List[str]] = None) -> int:
             node.checkpoint()
     except (ValueError, BridgeUnavailableError) as err:
         rclpy.logging.get_logger('trainer').fatal(str(err))
+        if node is not None:
+            node.run.discard_if_unused()
         code = 2
     finally:
         if node is not None:

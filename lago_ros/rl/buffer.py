@@ -3,18 +3,17 @@
 """
 Rollout storage for one PPO iteration: num_steps x num_envs transitions.
 
-Beside the usual PPO tensors it keeps what the prior needs (raw observations and instructions),
-the prior's outputs once it has been queried for the whole rollout, and the final observations of
-episodes that ended mid-rollout (needed to bootstrap truncated episodes).
+Beside the usual PPO tensors it keeps the final observations of episodes that ended mid-rollout
+(needed to bootstrap truncated episodes). What a guidance needs (LaGO: raw observations and
+instructions) it records itself (lago_ros/rl/guidance.py).
 """
 
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from lago_ros.rl.distributions import DistParams
 from lago_ros.rl.gae import compute_gae
 
 
@@ -27,8 +26,6 @@ class RolloutBuffer:
         self.num_steps, self.num_envs, self.obs_dim = num_steps, num_envs, obs_dim
         shape = (num_steps, num_envs)
         self.obs = torch.zeros(shape + (obs_dim,))
-        self.raw_obs = np.zeros(shape + (obs_dim,), dtype=np.float32)
-        self.instructions = np.empty(shape, dtype=object)
         self.actions = torch.zeros(shape, dtype=torch.long) if discrete else \
             torch.zeros(shape + (action_dim,))
         self.log_probs = torch.zeros(shape)
@@ -40,16 +37,10 @@ class RolloutBuffer:
         self.next_values = torch.zeros(shape)
         self.advantages = torch.zeros(shape)
         self.returns = torch.zeros(shape)
-        self.prior: Optional[DistParams] = None
-        # Row of each flat state in `prior`, -1 where the prior was not evaluated on it.
-        self.prior_row: Optional[Tensor] = None
 
-    def add(self, t: int, obs: Tensor, raw_obs: np.ndarray, instructions: np.ndarray,
-            action: Tensor, log_prob: Tensor, value: Tensor) -> None:
+    def add(self, t: int, obs: Tensor, action: Tensor, log_prob: Tensor, value: Tensor) -> None:
         """Store what was known when acting at step t."""
         self.obs[t] = obs
-        self.raw_obs[t] = raw_obs
-        self.instructions[t] = instructions
         self.actions[t] = action
         self.log_probs[t] = log_prob
         self.values[t] = value

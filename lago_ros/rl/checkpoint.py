@@ -6,15 +6,21 @@ Atomic, weights-only PPO checkpoints and the RNG state they carry.
 A checkpoint is a dict of tensors and plain Python values written with `torch.save` to a temp
 file, fsynced and renamed over the target, so a crash never leaves a half-written checkpoint.
 It is read back with `torch.load(weights_only=True)`, which refuses to unpickle arbitrary objects;
-that is why RNG states are converted to tensors and lists here.
+that is why RNG states are converted to tensors and lists here. Anything else (random bytes, an
+ONNX model, a foreign pickle) is refused with one line that says what was expected.
+
+Checkpoints written before the guidance had its own settings kept beta & co. in `config`;
+`load_checkpoint` moves them to `guidance`, where current checkpoints keep them.
 """
 
+import dataclasses
 import random
 from typing import Any, Dict
 
 import numpy as np
 import torch
 
+from lago_ros.rl.guidance import GuidanceConfig
 from lago_ros.utils import atomic_write, PathLike
 
 CHECKPOINT_FORMAT = 'lago_ros.ppo/1'
@@ -59,9 +65,10 @@ def load_checkpoint(path: PathLike) -> Dict[str, Any]:
         state = torch.load(path, map_location='cpu', weights_only=True)
     except FileNotFoundError as err:
         raise CheckpointError(f'checkpoint {path} does not exist') from err
-    except Exception as err:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f'checkpoint {path} is corrupt or truncated ({err}); expected a '
-                              f'file written by PPO.save') from err
+    except Exception as err:  # torch raises several types, with pages of advice, for these
+        raise CheckpointError(f'checkpoint {path} is corrupt or truncated, or not a checkpoint '
+                              f'at all ({type(err).__name__}); expected a file written by '
+                              'PPO.save') from err
     if not isinstance(state, dict) or state.get('format') != CHECKPOINT_FORMAT:
         found = state.get('format') if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f'{path} is not a PPO checkpoint: format {found!r}, expected '
@@ -69,4 +76,13 @@ def load_checkpoint(path: PathLike) -> Dict[str, Any]:
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
         raise CheckpointError(f'checkpoint {path} lacks {missing}; expected keys {REQUIRED_KEYS}')
+    _move_legacy_guidance(state)
     return state
+
+
+def _move_legacy_guidance(state: Dict[str, Any]) -> None:
+    """Move guidance settings that older checkpoints kept in the PPO config to `guidance`."""
+    names = [f.name for f in dataclasses.fields(GuidanceConfig)]
+    legacy = {name: state['config'].pop(name) for name in names if name in state['config']}
+    if legacy and 'guidance' not in state:
+        state['guidance'] = {'config': legacy}

@@ -1,17 +1,18 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 """
-PPO with a KL pull toward a frozen action prior (stage 2 of LaGO).
+PPO for gymnasium-style vector envs, with one optional hook for a guidance term.
 
-Each iteration: collect `num_steps` vector steps, query the prior once on the whole rollout,
-compute GAE advantages, then run `update_epochs` epochs of minibatch updates of
+Each iteration (`learn`): collect `num_steps` vector steps, compute GAE advantages, let the
+guidance prepare (LaGO: query the prior once on the rollout), then run `update_epochs` epochs of
+minibatch updates of
 
-    L = L_clip + vf_coef * L_V - ent_coef * H[pi] + beta(t) * mean KL(pi || prior).
+    L = L_clip + vf_coef * L_V - ent_coef * H[pi]  (+ the guidance's term, if any).
 
-When beta(t) is 0 the prior is not queried and the loss has no KL term, so the run is exactly
-vanilla PPO (same computation, same random numbers; lago/kl_prior is then logged as NaN).
-Sampling and minibatch shuffling draw from a private torch.Generator, so a prior or any other
-code that uses the global RNGs cannot perturb training.
+The loop follows CleanRL's ppo_continuous_action.py; everything LaGO adds (beta schedule, prior
+subset, std floor, KL direction, the prior query and the KL term) lives in
+lago_ros/rl/guidance.py. Sampling and minibatch shuffling draw from a private torch.Generator,
+so a prior or any other code that uses the global RNGs cannot perturb training.
 
 Resuming: checkpoints hold everything but the environments. `PPO.load` marks the envs for a
 reset with a seed derived from (config.seed, update index), the same reset `reset_envs` performs,
@@ -26,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -35,24 +36,20 @@ from torch import nn
 from lago_ros.rl.buffer import RolloutBuffer
 from lago_ros.rl.checkpoint import (capture_rng_state, CheckpointError, load_checkpoint,
                                     restore_rng_state, save_checkpoint)
-from lago_ros.rl.distributions import DistParams, KL_DIRECTIONS, policy_prior_kl
+from lago_ros.rl.guidance import Guidance
 from lago_ros.rl.metrics import EpisodeTracker, MetricsLogger
 from lago_ros.rl.normalize import ObservationNormalizer, RewardScaler
 from lago_ros.rl.policy import ActorCritic
-from lago_ros.rl.schedules import BetaSchedule
 from lago_ros.utils import PathLike, seed_everything
 
 LOGGER = logging.getLogger(__name__)
-
-PriorFn = Callable[[np.ndarray, Sequence[str]], Any]
-"""(raw observations (B, obs_dim), instructions) -> PriorOutput or None (no guidance)."""
 
 CHECKPOINT_NAME = 'checkpoint.pt'
 
 
 @dataclass
 class PPOConfig:
-    """Hyper-parameters of prior-guided PPO; defaults follow common continuous-control PPO."""
+    """Hyper-parameters of PPO; defaults follow common continuous-control PPO."""
 
     seed: int = 0
     """seed of policy init, action sampling, minibatch shuffling and environment resets"""
@@ -96,25 +93,6 @@ class PPOConfig:
     """divide rewards by the running std of the discounted return"""
     reward_scale: float = 1.0
     """fixed factor applied to rewards (after return normalisation, if enabled)"""
-    beta: float = 0.0
-    """initial weight of the KL term toward the prior (0 = vanilla PPO)"""
-    beta_schedule: str = 'constant'
-    """beta(t) shape: constant, linear or exponential (decay toward beta_final)"""
-    beta_final: float = 0.0
-    """floor that a decaying beta reaches"""
-    beta_decay_steps: int = 100_000
-    """env steps to reach the floor (linear) or half-life of the gap to it (exponential)"""
-    kl_direction: str = 'reverse'
-    """'reverse' = KL(pi || prior) (mode-seeking), 'forward' = KL(prior || pi)"""
-    prior_states: int = 256
-    """
-    states per rollout the prior is evaluated on, drawn uniformly (0: all); the KL term is a
-    mean over states, so a subset estimates it without bias at a fraction of the prior's cost
-    (256 is what the shipped configs and the results study use)"""
-    min_prior_std: float = 0.3
-    """
-    floor on the prior's Gaussian std: behaviour cloning makes priors over-confident (std near
-    0.05 on the demos), and a KL toward such a prior swamps the PPO loss (measured ~400 nats)"""
     success_window: int = 100
     """episodes in the rolling return / success-rate statistics"""
     log_interval: int = 10
@@ -122,26 +100,17 @@ class PPOConfig:
     torch_threads: int = 1
     """
     torch threads for the policy's own compute (0: keep the process setting); small MLPs run
-    fastest on one, and the prior query runs outside this setting"""
+    fastest on one, and a guidance's prior query runs outside this setting"""
 
     def __post_init__(self) -> None:
         """Normalise types and reject values that would fail later or silently misbehave."""
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         positive = ('num_steps', 'minibatch_size', 'update_epochs', 'success_window',
-                    'log_interval', 'learning_rate', 'min_prior_std')
+                    'log_interval', 'learning_rate')
         bad = [name for name in positive if not getattr(self, name) > 0]
         if bad:
             raise ValueError(f'PPOConfig fields {bad} must be > 0, got '
                              f'{[getattr(self, name) for name in bad]}')
-        if self.kl_direction not in KL_DIRECTIONS:
-            raise ValueError(f'unknown kl_direction {self.kl_direction!r}; expected one of '
-                             f'{KL_DIRECTIONS}')
-        self.schedule()
-
-    def schedule(self) -> BetaSchedule:
-        """Return the beta(t) schedule these fields describe (validating them)."""
-        return BetaSchedule(self.beta_schedule, self.beta, self.beta_final,
-                            self.beta_decay_steps)
 
 
 @contextlib.contextmanager
@@ -163,19 +132,25 @@ def env_reset_seed(seed: int, update: int) -> int:
 
 
 class PPO:
-    """Prior-guided PPO on a gymnasium-style vector env (autoreset mode SAME_STEP)."""
+    """PPO on a gymnasium-style vector env (autoreset mode SAME_STEP), optionally guided."""
 
-    def __init__(self, config: PPOConfig, envs: Any, prior: Optional[PriorFn] = None,
+    def __init__(self, config: PPOConfig, envs: Any, guidance: Optional[Guidance] = None,
                  run_dir: Optional[PathLike] = None, task: Optional[str] = None) -> None:
         """
         Seed everything, build policy, optimiser, normalisers and rollout storage.
 
-        `task` (a registry name) is only recorded in checkpoints, for export and evaluation.
+        `guidance` adds a term to the loss (LaGO: lago_ros.rl.guidance.PriorGuidance); None is
+        plain PPO. `task` (a registry name) is only recorded in checkpoints, for export and
+        evaluation.
         """
+        if guidance is not None and not callable(getattr(guidance, 'loss', None)):
+            raise TypeError(f'guidance must implement lago_ros.rl.guidance.Guidance (e.g. '
+                            f'PriorGuidance(GuidanceConfig(beta=0.1), prior)), got '
+                            f'{type(guidance).__name__}')
         self.config = config
         self.task = task
         self.envs = envs
-        self.prior = prior
+        self.guidance = guidance
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.num_envs = int(envs.num_envs)
         seed_everything(config.seed)
@@ -195,9 +170,10 @@ class PPO:
                                                     config.obs_clip)
         self.reward_scaler = RewardScaler(self.num_envs, config.gamma, config.normalize_reward,
                                           config.reward_scale)
-        self.beta_schedule = config.schedule()
         self.buffer = RolloutBuffer(config.num_steps, self.num_envs, obs_dim, action_dim,
                                     self.policy.discrete)
+        if guidance is not None:
+            guidance.bind(config.num_steps, self.num_envs, self.policy)
         self.global_step = 0
         self.update_index = 0
         self.history: list = []
@@ -206,7 +182,7 @@ class PPO:
         self._episode_successes: deque = deque(maxlen=config.success_window)
         self._episodes = EpisodeTracker(self.num_envs)
         self._next_obs: Optional[np.ndarray] = None
-        self._next_instructions: Optional[np.ndarray] = None
+        self._next_info: Dict[str, Any] = {}
         self._resume_step: Optional[int] = None
         self._logger: Optional[MetricsLogger] = None
 
@@ -219,18 +195,9 @@ class PPO:
         """Start fresh episodes in all envs, seeded from (seed, update index)."""
         obs, info = self.envs.reset(seed=env_reset_seed(self.config.seed, self.update_index))
         self._next_obs = np.asarray(obs, dtype=np.float32)
-        self._next_instructions = self._instructions(info)
+        self._next_info = info
         self._episodes.reset()
         self.reward_scaler.reset_returns()
-
-    def _instructions(self, info: Dict) -> np.ndarray:
-        """Per-env instruction strings from a vector info dict ('' if the env gives none)."""
-        if 'instruction' not in info:
-            if self.prior is not None:
-                raise ValueError("the envs' info has no 'instruction', but the prior needs one "
-                                 'instruction per observation')
-            return np.full(self.num_envs, '', dtype=object)
-        return np.asarray(info['instruction'], dtype=object)
 
     def _normalized(self, raw_obs: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.obs_normalizer.normalize(raw_obs))
@@ -242,14 +209,10 @@ class PPO:
             self._episode_lengths.append(episode.length)
             self._episode_successes.append(float(episode.success))
 
-    def collect_rollout(self, beta: float) -> Dict[str, float]:
-        """Fill the buffer with `num_steps` vector steps, query the prior, compute advantages."""
+    def collect_rollout(self) -> None:
+        """Fill the buffer with `num_steps` vector steps and compute advantages."""
         with torch_threads(self.config.torch_threads):
             self._collect_steps()
-        start = time.perf_counter()
-        active = self._query_prior(beta)
-        return {'lago/guidance_active': float(active),
-                'lago/prior_seconds': time.perf_counter() - start}
 
     def _collect_steps(self) -> None:
         """Step the envs `num_steps` times with the current policy and compute advantages."""
@@ -267,7 +230,9 @@ class PPO:
             self.obs_normalizer.update(raw)
             obs = self._normalized(raw)
             out = self.policy.act(obs, self.generator)
-            buf.add(t, obs, raw, self._next_instructions, out.action, out.log_prob, out.value)
+            buf.add(t, obs, out.action, out.log_prob, out.value)
+            if self.guidance is not None:
+                self.guidance.observe(t, raw, self._next_info)
             actions = self.policy.to_env_action(out.action)
             if overlap:
                 self.envs.step_async(actions)
@@ -282,7 +247,7 @@ class PPO:
                 buf.final_obs[t, torch.as_tensor(ended)] = self._normalized(final)
             pending = (t, np.asarray(reward, dtype=np.float64), terminated, dones, info)
             self._next_obs = np.asarray(next_obs, dtype=np.float32)
-            self._next_instructions = self._instructions(info)
+            self._next_info = info
             self.global_step += self.num_envs
         self._record_outcome(*pending)
         with torch.no_grad():
@@ -297,79 +262,38 @@ class PPO:
         self.buffer.add_outcome(t, self.reward_scaler(reward, dones), terminated, dones)
         self._record_episodes(info, reward, dones)
 
-    def _query_prior(self, beta: float) -> bool:
-        """Query the prior once on the whole rollout; False if guidance is off or unavailable."""
-        buf = self.buffer
-        buf.prior = None
-        if self.prior is None or beta == 0:
-            return False
-        n = self.batch_size
-        rows = torch.arange(n)
-        if 0 < self.config.prior_states < n:
-            rows = torch.randperm(n, generator=self.generator)[:self.config.prior_states].sort()[0]
-        output = self.prior(buf.raw_obs.reshape(n, -1)[rows.numpy()],
-                            list(buf.instructions.reshape(n)[rows.numpy()]))
-        if output is None:
-            return False
-        buf.prior = self.prior_params(output, len(rows))
-        buf.prior_row = torch.full((n,), -1, dtype=torch.long)
-        buf.prior_row[rows] = torch.arange(len(rows))
-        return True
-
-    def prior_params(self, output: Any, n: int) -> DistParams:
-        """Validate a PriorOutput and turn it into (logits,) or (mean, floored std) tensors."""
-        expected = (n, self.policy.action_dim)
-        names = ('logits',) if self.policy.discrete else ('mean', 'std')
-        params = []
-        for name in names:
-            value = getattr(output, name, None)
-            if value is None:
-                raise ValueError(f'the prior returned no {name!r}; a '
-                                 f"{'discrete' if self.policy.discrete else 'continuous'} "
-                                 f'policy needs {names}')
-            tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
-            if tuple(tensor.shape) != expected or not torch.isfinite(tensor).all():
-                raise ValueError(f'prior {name} must be finite with shape {expected}, got '
-                                 f'shape {tuple(tensor.shape)}')
-            params.append(tensor)
-        if not self.policy.discrete:
-            params[1] = params[1].clamp_min(self.config.min_prior_std)
-        return tuple(params)
-
-    def update(self, beta: float) -> Dict[str, float]:
+    def update(self) -> Dict[str, float]:
         """Run the PPO epochs on the current buffer; return the averaged loss statistics."""
         with torch_threads(self.config.torch_threads):
-            return self._update(beta)
+            return self._update()
 
-    def _update(self, beta: float) -> Dict[str, float]:
+    def _update(self) -> Dict[str, float]:
         cfg = self.config
         data = self.buffer.flat()
-        guided = beta > 0 and self.buffer.prior is not None
-        prior = self.buffer.prior
         sums: Dict[str, float] = {}
-        counts: Dict[str, int] = {}  # per key: the KL is absent where a minibatch had no prior row
+        counts: Dict[str, int] = {}  # per key: a guidance may log a key in some minibatches only
         for _ in range(cfg.update_epochs):
             order = torch.randperm(self.batch_size, generator=self.generator)
             for start in range(0, self.batch_size, cfg.minibatch_size):
                 idx = order[start:start + cfg.minibatch_size]
-                stats = self._minibatch_step(data, idx, beta, prior if guided else None)
+                stats = self._minibatch_step(data, idx)
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + value
                     counts[key] = counts.get(key, 0) + 1
             if cfg.target_kl is not None and stats['losses/approx_kl'] > cfg.target_kl:
                 break
         result = {key: value / counts[key] for key, value in sums.items()}
-        result.setdefault('lago/kl_prior', float('nan'))
         values, returns = data['values'], data['returns']
         var_returns = returns.var()
         result['losses/explained_variance'] = float(
             1 - (returns - values).var() / var_returns) if var_returns > 0 else float('nan')
-        result['lago/beta'] = float(beta)
+        if self.guidance is not None:
+            result.update(self.guidance.finish_update(result))
         return result
 
-    def _minibatch_step(self, data: Dict[str, torch.Tensor], idx: torch.Tensor, beta: float,
-                        prior: Optional[DistParams]) -> Dict[str, float]:
-        """One gradient step on the minibatch `idx`; KL term only when `prior` is given."""
+    def _minibatch_step(self, data: Dict[str, torch.Tensor], idx: torch.Tensor
+                        ) -> Dict[str, float]:
+        """One gradient step on the minibatch `idx` (flat rollout rows)."""
         cfg = self.config
         log_prob, entropy, value, params = self.policy.evaluate(data['obs'][idx],
                                                                 data['actions'][idx])
@@ -391,14 +315,11 @@ class PPO:
         value_loss = 0.5 * value_loss.mean()
         entropy_mean = entropy.mean()
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
-        stats = {}
-        rows = self.buffer.prior_row[idx] if prior is not None else None
-        if rows is not None and (rows >= 0).any():
-            has = rows >= 0
-            kl = policy_prior_kl(tuple(p[has] for p in params),
-                                 tuple(p[rows[has]] for p in prior), cfg.kl_direction).mean()
-            loss = loss + beta * kl
-            stats['lago/kl_prior'] = kl.item()
+        stats: Dict[str, float] = {}
+        if self.guidance is not None:
+            extra, stats = self.guidance.loss(params, idx)
+            if extra is not None:
+                loss = loss + extra
         self.optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
@@ -442,9 +363,12 @@ class PPO:
                 lr = cfg.learning_rate * max(1.0 - self.update_index / num_updates, 0.0)
                 for group in self.optimizer.param_groups:
                     group['lr'] = lr
-            beta = self.beta_schedule(self.global_step)
-            stats = self.collect_rollout(beta)
-            stats.update(self.update(beta))
+            rollout_start = self.global_step
+            self.collect_rollout()
+            stats = {}
+            if self.guidance is not None:
+                stats.update(self.guidance.prepare(rollout_start, self.generator))
+            stats.update(self.update())
             self.update_index += 1
             elapsed = time.perf_counter() - start_time
             sps = (self.global_step - start_step) / max(elapsed, 1e-9)
@@ -479,10 +403,9 @@ class PPO:
         remaining = max(total_timesteps - self.global_step, 0)
         eta = timedelta(seconds=int(remaining / max(sps, 1e-9)))
         LOGGER.info('update %d | step %d/%d | %.0f steps/s | ETA %s | return %.2f | '
-                    'success %.2f | beta %.3g | kl_prior %.3g | guidance %d',
-                    self.update_index, self.global_step, total_timesteps, sps, eta,
-                    stats['charts/episodic_return'], stats['charts/success_rate'],
-                    stats['lago/beta'], stats['lago/kl_prior'], stats['lago/guidance_active'])
+                    'success %.2f%s', self.update_index, self.global_step, total_timesteps, sps,
+                    eta, stats['charts/episodic_return'], stats['charts/success_rate'],
+                    self.guidance.progress(stats) if self.guidance is not None else '')
 
     @torch.no_grad()
     def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray:
@@ -501,6 +424,7 @@ class PPO:
                 'reward_scaler': self.reward_scaler.state_dict(),
                 'global_step': self.global_step, 'update': self.update_index,
                 'rng': capture_rng_state(self.generator),
+                **({'guidance': self.guidance.state_dict()} if self.guidance is not None else {}),
                 'episodes': {'returns': list(self._episode_returns),
                              'lengths': list(self._episode_lengths),
                              'successes': list(self._episode_successes)}}
@@ -511,7 +435,7 @@ class PPO:
         return Path(path)
 
     @classmethod
-    def load(cls, path: PathLike, envs: Any, prior: Optional[PriorFn] = None,
+    def load(cls, path: PathLike, envs: Any, guidance: Optional[Guidance] = None,
              run_dir: Optional[PathLike] = None) -> 'PPO':
         """
         Restore a checkpoint; the envs are reset (seed from seed and update) on the next learn.
@@ -521,7 +445,7 @@ class PPO:
         state = load_checkpoint(path)
         try:
             config = PPOConfig(**state['config'])
-            agent = cls(config, envs, prior, run_dir, task=state.get('task'))
+            agent = cls(config, envs, guidance, run_dir, task=state.get('task'))
             agent.policy.load_state_dict(state['policy'])
             agent.optimizer.load_state_dict(state['optimizer'])
         except (TypeError, RuntimeError, ValueError) as err:
@@ -536,5 +460,7 @@ class PPO:
         agent._episode_lengths.extend(episodes.get('lengths', []))
         agent._episode_successes.extend(episodes.get('successes', []))
         restore_rng_state(state['rng'], agent.generator)
+        if guidance is not None:
+            guidance.load_state_dict(state.get('guidance', {}))
         agent._resume_step = agent.global_step
         return agent
