@@ -22,6 +22,7 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 import mujoco  # noqa: E402
 
 from lago_ros.envs import clevr_language as lang  # noqa: E402
+from lago_ros.envs import image_obs  # noqa: E402
 from lago_ros.envs.tasks import CLEVR_TASK, get_task  # noqa: E402
 
 ENV_ID = get_task(CLEVR_TASK).gym_id
@@ -101,8 +102,16 @@ class ClevrRobotEnv(gymnasium.Env):
     def __init__(self, seed: int | None = None, split: str = 'train',
                  random_start: bool = True, terminate_on_success: bool = False,
                  max_episode_steps: int = 50, render_mode: str | None = None,
-                 top_down: bool = False, render_size: int = RENDER_SIZE) -> None:
+                 top_down: bool = False, render_size: int = RENDER_SIZE,
+                 obs_mode: str = 'state') -> None:
+        """
+        Load the scene; `obs_mode` (image_obs.OBS_MODES) adds render_size frames to observations.
+
+        The frames are rendered whatever `render_mode` is (64 x 64 by default, as published).
+        """
         self._goals, self._phrasings = lang.split_contents(split)
+        self.obs_mode = image_obs.check_obs_mode(obs_mode)
+        render_size = image_obs.check_image_size(render_size)
         if render_mode not in (None, 'rgb_array'):
             raise ValueError(f'unknown render_mode {render_mode!r}; expected None or rgb_array')
         steps = max_episode_steps
@@ -131,7 +140,8 @@ class ClevrRobotEnv(gymnasium.Env):
         bound[:2 * NUM_BALLS] = 2.0
         low = np.zeros(OBS_DIM, dtype=np.float32)
         low[:2 * NUM_BALLS] = -2.0
-        self.observation_space = spaces.Box(low, bound, dtype=np.float32)
+        self.observation_space = image_obs.observation_space(
+            obs_mode, spaces.Box(low, bound, dtype=np.float32), render_size)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
 
         self._obs = np.zeros(OBS_DIM, dtype=np.float32)
@@ -234,7 +244,7 @@ class ClevrRobotEnv(gymnasium.Env):
         self._obs[2 * NUM_BALLS:] = lang.encode_goal(self._goal)
         self._steps = 0
         success, strict = self.goal_status(positions)
-        return self._observe(positions), self._info(success, strict)
+        return self._observation(positions), self._info(success, strict)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply one push; reward 1.0 when the goal relation holds afterwards."""
@@ -245,7 +255,7 @@ class ClevrRobotEnv(gymnasium.Env):
         success, strict = self.goal_status(positions)
         terminated = self.terminate_on_success and success
         truncated = self._steps >= self.max_episode_steps
-        return (self._observe(positions), float(success), terminated, truncated,
+        return (self._observation(positions), float(success), terminated, truncated,
                 self._info(success, strict))
 
     def render(self) -> np.ndarray | None:
@@ -253,6 +263,18 @@ class ClevrRobotEnv(gymnasium.Env):
         if self.render_mode is None:
             gymnasium.logger.warn('render() called without a render_mode; returning None')
             return None
+        return self._frame()
+
+    def close(self) -> None:
+        """Free the renderer's GL context."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _frame(self) -> np.ndarray:
+        """Render the scene as a (size, size, 3) uint8 image (one renderer per env)."""
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, self.render_size, self.render_size)
             self._camera = mujoco.MjvCamera()
@@ -262,14 +284,6 @@ class ClevrRobotEnv(gymnasium.Env):
             self._camera.elevation = -90.0 if self.top_down else -45.0
         self._renderer.update_scene(self.data, camera=self._camera)
         return self._renderer.render()
-
-    def close(self) -> None:
-        """Free the renderer's GL context."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
-
-    # -- helpers -------------------------------------------------------------------------------
 
     def _require_reset(self) -> None:
         if self._goal is None:
@@ -301,9 +315,10 @@ class ClevrRobotEnv(gymnasium.Env):
         candidates = np.flatnonzero(~holds)
         return self._goals[candidates[self.np_random.integers(len(candidates))]]
 
-    def _observe(self, positions: np.ndarray) -> np.ndarray:
+    def _observation(self, positions: np.ndarray) -> Any:
         self._obs[:2 * NUM_BALLS] = positions.ravel()
-        return self._obs.copy()
+        frame = self._frame() if image_obs.needs_frames(self.obs_mode) else None
+        return image_obs.observation(self.obs_mode, self._obs.copy(), frame)
 
     def _info(self, success: bool, strict: bool) -> dict[str, Any]:
         return {'instruction': self._instruction, 'success': bool(success),

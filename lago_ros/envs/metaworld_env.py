@@ -24,6 +24,7 @@ import metaworld  # noqa: F401  (importing it registers the 'Meta-World/MT1' env
 from metaworld.policies import ENV_POLICY_MAP
 import numpy as np
 
+from lago_ros.envs import image_obs
 from lago_ros.envs.instructions import instructions_for
 from lago_ros.envs.tasks import (get_task, METAWORLD_ACTION_DIM, METAWORLD_MAX_EPISODE_STEPS,
                                  METAWORLD_TASKS)
@@ -45,27 +46,43 @@ class MetaWorldEnv(gym.Env):
 
     def __init__(self, task: str, seed: Optional[int] = None, split: str = 'train',
                  max_episode_steps: int = METAWORLD_MAX_EPISODE_STEPS,
-                 terminate_on_success: bool = False, render_mode: Optional[str] = None) -> None:
+                 terminate_on_success: bool = False, render_mode: Optional[str] = None,
+                 obs_mode: str = 'state', image_size: int = 64) -> None:
+        """
+        Make the MT1 env of `task`; `obs_mode` (image_obs.OBS_MODES) adds camera frames.
+
+        Frames are image_size pixels square and need render_mode None or 'rgb_array' (render()
+        then returns frames of that size too).
+        """
         spec = get_task(task)
         if task not in METAWORLD_TASKS:
             raise ValueError(f'task {task!r} is a {spec.family} task; expected a Meta-World one')
         if not 1 <= max_episode_steps <= METAWORLD_MAX_EPISODE_STEPS:
             raise ValueError(f'max_episode_steps is {max_episode_steps}; expected 1 to '
                              f'{METAWORLD_MAX_EPISODE_STEPS} (Meta-World stops at 500)')
+        self.obs_mode = image_obs.check_obs_mode(obs_mode)
+        frames = image_obs.needs_frames(obs_mode)
+        if frames and render_mode not in (None, 'rgb_array'):
+            raise ValueError(f'obs_mode {obs_mode!r} renders rgb_array frames; render_mode is '
+                             f'{render_mode!r}, expected None or rgb_array')
         self.task = task
         self.split = split
         self.render_mode = render_mode
         self._instructions = instructions_for(task, split)
         low, high = observation_bounds(task)
-        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+        self.observation_space = image_obs.observation_space(
+            obs_mode, gym.spaces.Box(low, high, dtype=np.float32),
+            image_obs.check_image_size(image_size))
         self.action_space = gym.spaces.Box(-1.0, 1.0, (METAWORLD_ACTION_DIM,), dtype=np.float32)
         self._clip_low = low.astype(np.float64)
         self._clip_high = high.astype(np.float64)
+        camera = ({'render_mode': 'rgb_array', 'width': image_size, 'height': image_size}
+                  if frames else {'render_mode': render_mode})
         # The raw env's checker would warn about Meta-World's own (wrong) bounds: ours are checked.
         self._env = gym.make('Meta-World/MT1', env_name=task, seed=seed,
                              max_episode_steps=max_episode_steps,
-                             terminate_on_success=terminate_on_success, render_mode=render_mode,
-                             disable_env_checker=True)
+                             terminate_on_success=terminate_on_success,
+                             disable_env_checker=True, **camera)
         self._reseed(seed)
         self._needs_reset = True
         self.instruction = ''
@@ -120,8 +137,10 @@ class MetaWorldEnv(gym.Env):
         """Release the simulator."""
         self._env.close()
 
-    def _observation(self, obs: np.ndarray) -> np.ndarray:
-        return np.clip(obs, self._clip_low, self._clip_high).astype(np.float32)
+    def _observation(self, obs: np.ndarray) -> Any:
+        state = np.clip(obs, self._clip_low, self._clip_high).astype(np.float32)
+        frame = self._env.render() if image_obs.needs_frames(self.obs_mode) else None
+        return image_obs.observation(self.obs_mode, state, frame)
 
     def _info(self, info: dict[str, Any], success: bool) -> dict[str, Any]:
         return {**info, 'success': success, 'instruction': self.instruction}
