@@ -56,26 +56,20 @@ def _cmd_collect_demos(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_prior(args: argparse.Namespace) -> int:
-    import yaml
-
+    from lago_ros.config import build, load_yaml
     from lago_ros.data.demos import load_demos
     from lago_ros.prior.model import PriorConfig
     from lago_ros.prior.train import BCConfig, train_prior
-    from lago_ros.rl.experiment import apply_override
 
-    data = {}
-    if args.config:
-        with open(args.config) as handle:
-            data = yaml.safe_load(handle) or {}
-    for override in args.overrides:
-        apply_override(data, override)
+    data = load_yaml(args.config, args.overrides)
     unknown = sorted(set(data) - {'prior', 'bc'})
     if unknown:
         raise ValueError(f'unknown section(s) {unknown}; expected prior: and bc:')
+    bc_config = build(BCConfig, data.get('bc', {}), 'bc.')  # typed, before the demos load
     demos = load_demos(args.demos)
-    prior_config = PriorConfig(**{'task': demos.metadata.get('task', ''), **data.get('prior', {})})
-    _, history = train_prior(demos, prior_config, BCConfig(**data.get('bc', {})),
-                             out_dir=args.out)
+    prior_config = build(PriorConfig, {'task': demos.metadata.get('task', ''),
+                                       **data.get('prior', {})}, 'prior.')
+    _, history = train_prior(demos, prior_config, bc_config, out_dir=args.out)
     print(f'prior written to {args.out} after {len(history)} epochs; last: {history[-1]}')
     return 0
 

@@ -3,6 +3,7 @@
 """The experiment YAML files in config/ load into the dataclasses they configure."""
 
 from pathlib import Path
+import re
 
 import pytest
 import yaml
@@ -41,3 +42,37 @@ def test_main_job_config_and_its_overrides():
     BCConfig(**cfg['bc'])
     with pytest.raises(ConfigError, match='unknown key'):
         load_job_config(str(CONFIG / 'run.yaml'), ['bogus=1'])
+
+
+@pytest.mark.parametrize('override, message', [
+    ('launch.bogus=1', r"launch: train.launch.xml has no argument\(s\) \['bogus'\]"),
+    ('bc.epochs=abc', "bc.epochs must be an integer, got 'abc'"),
+    ('prior.mode=huge', "mode is 'huge'"),
+    ('demos.episodes=0', 'demos.episodes is 0; expected a positive integer'),
+    ('seed=one', 'seed must be an integer'),
+])
+def test_main_job_checks_every_key_before_any_stage(
+        tmp_path, monkeypatch, capsys, override, message):
+    import lago_ros.data.demos as demos
+    from lago_ros.cli import main
+
+    calls = []
+    monkeypatch.setattr(demos, 'collect_demos', lambda *args, **kwargs: calls.append(args))
+    args = ['--config', str(CONFIG / 'run.yaml'), f'work_dir={tmp_path / "work"}', override]
+    assert main(['run', *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert re.search(message, err), err
+    assert calls == [] and not (tmp_path / 'work').exists()
+
+
+def test_train_prior_types_its_sections_before_reading_demos(tmp_path, capsys):
+    from lago_ros.cli import main
+
+    out = tmp_path / 'prior'
+    code = main(['train-prior', '--demos', str(tmp_path / 'none'), '--out', str(out),
+                 '--config', str(CONFIG / 'prior.yaml'), 'bc.epochs=abc'])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == \
+        "lago train-prior: error: bc.epochs must be an integer, got 'abc'"
+    assert not out.exists()
