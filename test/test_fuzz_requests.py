@@ -25,7 +25,7 @@ from lago_interfaces.msg import VecAction  # noqa: I100
 from lago_interfaces.srv import QueryPrior
 from lago_ros.launcher import main as launcher_main
 from lago_ros.nodes.codec import ActionMessageError, decode_query, decode_vec_action, QueryError
-from lago_ros.nodes.deploy import CommandShaper, DeployConfigError, ObservationAssembler
+from lago_ros.control.guards import CommandShaper, DeployConfigError, ObservationAssembler
 from lago_ros.nodes.sim_bridge import EnvBackend
 from lago_ros.rl.experiment import ConfigError, load_config, TrainConfig
 from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
@@ -179,7 +179,7 @@ def test_bridge_clips_continuous_actions_to_the_action_space(bridge_node, values
     assert bridge_node.clipped_values == clipped + outside
 
 
-# -- deploy: ObservationAssembler and CommandShaper
+# -- control.guards (the deploy node): ObservationAssembler and CommandShaper
 
 INDEX_ITEMS = st.integers(-2, 7) | st.builds('{}:{}'.format, st.integers(-1, 7), st.integers(0, 8))
 INDICES = st.lists(INDEX_ITEMS, max_size=6)

@@ -6,46 +6,59 @@ Deploy node: run an exported ONNX policy on a robot (or the sim bridge) with saf
 A lifecycle node: `configure` loads the policy and creates the interfaces, `activate` starts
 commanding. Inputs (sensor-data QoS): a flat observation array, a JointState plus a flat topic
 of task inputs assembled by a YAML mapping, or env 0 of a lago_interfaces/VecStep (reliable,
-lockstep with the sim bridge). Outputs (reliable, keep-last 1): Float64MultiArray for
-forward_command_controller, JointTrajectory, TwistStamped for MoveIt Servo (+ a Float64 gripper
-command), or VecAction for the sim bridge.
+lockstep with the sim bridge). Outputs (reliable, keep-last 1): one sink per `output_mode`
+(`lago_ros.nodes.command_sinks`). The guards live in `lago_ros.control` (ROS-free): the
+watchdog, clamping and rate limiting, the latched e-stop (reliable + transient-local, so a
+late-started node still sees it) and the lockstep with the simulator.
 
-Guards: an observation watchdog (stale -> zero for velocity commands, hold for positions),
-invalid observations (NaN/Inf, wrong size) never produce a command, clamping and per-tick rate
-limiting of actions, a latched e-stop re-armed only through ~/rearm, and a refusal to command a
-topic that another node also publishes to. Imports no torch: only rclpy, onnxruntime, numpy and
-message packages (checked by test/test_deploy_node.py).
+Every way out of commanding sends the sink's fault command first (zero velocity, hold
+position, nothing for the lockstep simulator): deactivate, cleanup, shutdown, destroy (Ctrl-C /
+SIGTERM through `spin_node(..., own_signals=True)`), yielding to another publisher and an
+exception in the control loop. /diagnostics reports armed, e-stop, stale, watchdog trips and
+the last latency. Imports no torch (checked by test/test_deploy_node.py).
 """
 
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
-from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import TwistStamped
-from lago_interfaces.msg import VecAction, VecStep
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from lago_interfaces.msg import VecStep
 from lago_interfaces.srv import ResetEnvs
 import numpy as np
+from rclpy.duration import Duration
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float32MultiArray, Float64, Float64MultiArray
+from std_msgs.msg import Bool, Float32MultiArray, Float64MultiArray
 from std_srvs.srv import Trigger
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 import yaml
 
+from lago_ros.control.guards import (broadcast, CommandShaper, DeployConfigError, EStop,
+                                     ObservationAssembler, Watchdog)
+from lago_ros.control.lockstep import Lockstep
 from lago_ros.export.onnx_policy import ObservationError, OnnxPolicy
+from lago_ros.nodes.codec import first_observation
+from lago_ros.nodes.command_sinks import CommandSink, SINKS
 from lago_ros.nodes.params import declare_parameters, Param, spin_node
 
 INPUT_MODES = ('flat', 'joint_state', 'vec_step')
-OUTPUT_MODES = ('float64_multi_array', 'joint_trajectory', 'twist', 'vec_action')
+OUTPUT_MODES = tuple(SINKS)
 TRIGGERS = ('timer', 'observation')
 COMMAND_KINDS = ('velocity', 'position')
-JOINT_FIELDS = ('position', 'velocity', 'effort')
+FLAT_TYPES = {'float32': Float32MultiArray, 'float64': Float64MultiArray}
 COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
+ESTOP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
+"""E-stop input: no message lost, and the last one reaches nodes that start later. The e-stop
+publisher must use the same (a volatile or best-effort one cannot match; it latches the e-stop)."""
+ACK_TIMEOUT = Duration(seconds=0.5)
+"""How long the last safe command may wait for its acknowledgement before interfaces go away."""
 
 PARAMETERS = (
     Param('policy_path', '', 'exported ONNX policy (its .json metadata lies beside it)'),
@@ -62,7 +75,7 @@ PARAMETERS = (
     Param('observation_topic', 'observation',
           'flat observations (flat mode) or VecStep messages (vec_step mode)'),
     Param('flat_type', 'float32', 'message type of flat topics: Float32MultiArray or '
-          'Float64MultiArray', constraints="'float32' or 'float64'"),
+          'Float64MultiArray', constraints=str(tuple(FLAT_TYPES))),
     Param('joint_state_topic', 'joint_states', 'sensor_msgs/JointState (joint_state mode)'),
     Param('extra_topic', 'task_inputs', 'flat object/goal inputs (joint_state mode)'),
     Param('observation_mapping', '', 'YAML mapping from joint_state/extra/previous values to '
@@ -79,212 +92,38 @@ PARAMETERS = (
     Param('action_min', [-1.0], 'lower action limits (one value for all dims, or one per dim)'),
     Param('action_max', [1.0], 'upper action limits (one value for all dims, or one per dim)'),
     Param('max_delta', [2.0], 'largest change of an action per tick (one value or one per dim)'),
-    Param('estop_topic', 'estop', 'std_msgs/Bool e-stop input; true latches the e-stop'),
+    Param('estop_topic', 'estop', 'std_msgs/Bool e-stop input (reliable, transient local); '
+          'true latches the e-stop'),
     Param('estop_timeout_s', 0.0, 'engage the e-stop when no e-stop message came for this '
           'long; 0 disables the heartbeat check', 0.0, 60.0),
     Param('sim_reset_service', '', 'vec_step mode: ResetEnvs service called on activation to '
           'get a first observation (e.g. /sim_bridge/reset); empty: none'),
     Param('onnx_threads', 1, 'onnxruntime intra-op threads', 1, 16),
+    Param('diagnostics_rate', 1.0, 'Hz of /diagnostics messages; 0 disables', 0.0, 100.0),
     Param('autostart', False, 'configure and activate on start-up (pip installs have no '
           'launch autostart)'),
 )
 
 
-class DeployConfigError(ValueError):
-    """Parameters of the deploy node that contradict each other or the policy."""
-
-
-def _broadcast(values: Sequence[float], size: int, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.size not in (1, size):
-        raise DeployConfigError(f'{name} has {array.size} values; expected 1 or {size}')
-    return np.broadcast_to(array, (size,)).copy()
-
-
-def _indices(items: Any, name: str) -> List[int]:
-    """Expand a list of ints and 'start:stop' strings into indices."""
-    if items is not None and not isinstance(items, list):
-        raise DeployConfigError(f'{name} is {items!r}; expected a list of integers or '
-                                '"start:stop" strings')
-    out: List[int] = []
-    for item in items or []:
-        if isinstance(item, str) and ':' in item:
-            try:
-                start, stop = (int(part) for part in item.split(':'))
-            except ValueError:
-                raise DeployConfigError(f'{name} holds {item!r}; expected "start:stop" with '
-                                        'two integers') from None
-            out.extend(range(start, stop))
-        elif isinstance(item, int) and not isinstance(item, bool):
-            out.append(item)
-        else:
-            raise DeployConfigError(f'{name} holds {item!r}; expected integers or "start:stop"')
-    return out
-
-
-class ObservationAssembler:
-    """
-    Build flat observations from a JointState and a flat task-input array (ROS-free).
-
-    `mapping` (parsed YAML) has up to three entries; together their `obs_indices` must cover
-    every observation index exactly once:
-      joint_state: {names: [...], field: position, obs_indices: [...]}  (one index per name)
-      extra: {obs_indices: [...]}  (one per value of the extra message, in order)
-      previous: {from_indices: [...], obs_indices: [...]}  (values of the previous observation,
-      e.g. Meta-World's previous frame; the first observation copies its own values)
-    """
-
-    def __init__(self, obs_dim: int, mapping: Dict[str, Any]) -> None:
-        """Parse and check `mapping` against an observation of `obs_dim` values."""
-        unknown = set(mapping) - {'joint_state', 'extra', 'previous'}
-        if unknown:
-            raise DeployConfigError(f'observation_mapping has unknown keys {sorted(unknown)}; '
-                                    "expected 'joint_state', 'extra', 'previous'")
-        for key, section in mapping.items():
-            if not isinstance(section, dict):
-                raise DeployConfigError(f'observation_mapping.{key} is {section!r}; expected a '
-                                        'mapping (see the class docstring)')
-        joints = mapping.get('joint_state') or {}
-        self.joint_names = [str(n) for n in joints.get('names', [])]
-        self.joint_field = str(joints.get('field', 'position'))
-        if self.joint_field not in JOINT_FIELDS:
-            raise DeployConfigError(f'joint_state.field is {self.joint_field!r}; expected one '
-                                    f'of {JOINT_FIELDS}')
-        self.joint_idx = _indices(joints.get('obs_indices'), 'joint_state.obs_indices')
-        self.extra_idx = _indices((mapping.get('extra') or {}).get('obs_indices'),
-                                  'extra.obs_indices')
-        previous = mapping.get('previous') or {}
-        self.prev_idx = _indices(previous.get('obs_indices'), 'previous.obs_indices')
-        self.prev_from = _indices(previous.get('from_indices'), 'previous.from_indices')
-        if len(self.joint_idx) != len(self.joint_names):
-            raise DeployConfigError(f'joint_state has {len(self.joint_names)} names but '
-                                    f'{len(self.joint_idx)} obs_indices; expected one each')
-        if len(self.prev_idx) != len(self.prev_from):
-            raise DeployConfigError('previous.obs_indices and previous.from_indices differ in '
-                                    'length; expected one source per index')
-        used = sorted(self.joint_idx + self.extra_idx + self.prev_idx)
-        if used != list(range(obs_dim)) or any(not 0 <= i < obs_dim for i in self.prev_from):
-            missing = sorted(set(range(obs_dim)) - set(used))
-            raise DeployConfigError(
-                f'observation_mapping must fill indices 0..{obs_dim - 1} exactly once; missing '
-                f'{missing}, {len(used) - len(set(used))} duplicated')
-        self.obs_dim = obs_dim
-        self._previous: Optional[np.ndarray] = None
-
-    def assemble(self, names: Sequence[str], values: Sequence[float],
-                 extra: Sequence[float]) -> np.ndarray:
-        """Return one observation; raise ObservationError for missing joints or a bad extra."""
-        if len(extra) != len(self.extra_idx):
-            raise ObservationError(f'task inputs have {len(extra)} values; the mapping expects '
-                                   f'{len(self.extra_idx)}')
-        if len(values) != len(names):
-            raise ObservationError(f'JointState has {len(names)} names but {len(values)} '
-                                   f'{self.joint_field} values; expected one per name')
-        lookup = dict(zip(names, values, strict=True))
-        missing = [n for n in self.joint_names if n not in lookup]
-        if missing:
-            raise ObservationError(f'JointState lacks {self.joint_field} of joints {missing}')
-        obs = np.zeros(self.obs_dim, dtype=np.float64)
-        obs[self.joint_idx] = [lookup[n] for n in self.joint_names]
-        obs[self.extra_idx] = extra
-        source = obs if self._previous is None else self._previous
-        obs[self.prev_idx] = source[self.prev_from]
-        self._previous = obs.copy()
-        return obs
-
-
-class CommandShaper:
-    """
-    Clamp actions to limits and limit their change per tick (ROS-free).
-
-    Velocity commands start from zero; position commands have no reference before the first one.
-    """
-
-    def __init__(self, low: np.ndarray, high: np.ndarray, max_delta: np.ndarray,
-                 velocity: bool) -> None:
-        """Keep limits (arrays of the action size) and the command kind."""
-        if (low > high).any() or (max_delta <= 0).any():
-            raise DeployConfigError(f'action limits [{low}, {high}] and max_delta {max_delta} '
-                                    'are inconsistent; expected min <= max and max_delta > 0')
-        self.low, self.high, self.max_delta, self.velocity = low, high, max_delta, velocity
-        self.last: Optional[np.ndarray] = None
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the previous command (activation)."""
-        self.last = np.zeros_like(self.low) if self.velocity else None
-
-    def shape(self, action: np.ndarray) -> np.ndarray:
-        """
-        Clamp, rate-limit against the previous command, remember and return it.
-
-        A non-finite action raises ValueError and leaves the remembered command unchanged, so a
-        NaN can never reach the controller or poison the rate limiter.
-        """
-        command = np.asarray(action, dtype=np.float64)
-        if command.shape != self.low.shape or not np.isfinite(command).all():
-            raise ValueError(f'action {command.tolist()} must be {self.low.shape[0]} finite '
-                             'numbers')
-        command = np.clip(command, self.low, self.high)
-        if self.last is not None:
-            command = np.clip(command, self.last - self.max_delta, self.last + self.max_delta)
-        self.last = command
-        return command
-
-    def safe(self) -> Optional[np.ndarray]:
-        """Return the fault command: zero velocity, or the last position (None if none yet)."""
-        if self.velocity:
-            self.last = np.zeros_like(self.low)
-        return None if self.last is None else self.last.copy()
-
-
-class EStop:
-    """A latched e-stop: engaged by a true message or a missed heartbeat, cleared by rearm()."""
-
-    def __init__(self, timeout_s: float, now: float) -> None:
-        """`timeout_s` > 0 requires an e-stop message at least that often."""
-        self.timeout_s = timeout_s
-        self.engaged = False
-        self.topic_engaged = False
-        self.last_message = now
-
-    def on_message(self, engaged: bool, now: float) -> bool:
-        """Record a message; return True if it newly latched the e-stop."""
-        self.last_message = now
-        self.topic_engaged = engaged
-        newly = engaged and not self.engaged
-        self.engaged = self.engaged or engaged
-        return newly
-
-    def heartbeat_lost(self, now: float) -> bool:
-        """Latch on a missed heartbeat; return True if that newly latched the e-stop."""
-        if self.timeout_s <= 0 or now - self.last_message <= self.timeout_s or self.engaged:
-            return False
-        self.engaged = True
-        return True
-
-    def rearm(self, now: float) -> str:
-        """Clear the latch; return '' on success or why it was refused."""
-        if self.topic_engaged:
-            return 'the e-stop topic still reports engaged; release it first'
-        if self.timeout_s > 0 and now - self.last_message > self.timeout_s:
-            return f'no e-stop message for over {self.timeout_s} s; restore the e-stop stream'
-        self.engaged = False
-        return ''
-
-
 class DeployNode(LifecycleNode):
     """Runs an exported policy on incoming observations and publishes guarded commands."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        """Declare parameters; nothing is loaded before `configure`."""
+    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        """Declare parameters and start diagnostics; `clock` (seconds) times every guard."""
         super().__init__('deploy', **kwargs)
         self.params = declare_parameters(self, PARAMETERS)
+        self.now = clock
         self.policy: Optional[OnnxPolicy] = None
-        self.counters = {'commands': 0, 'safe_commands': 0, 'rejected_observations': 0,
-                         'stale_episodes': 0}
+        self.counters = {'observations': 0, 'commands': 0, 'safe_commands': 0,
+                         'rejected_observations': 0, 'stale_episodes': 0, 'loop_errors': 0}
+        self.last_latency_ms: Optional[float] = None
+        """Age of the observation when its command went out, for the last command."""
+        self._sink: Optional[CommandSink] = None
         self._entities: List[Any] = []
         self._active = False
+        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        if self.params['diagnostics_rate'] > 0:
+            self.create_timer(1.0 / self.params['diagnostics_rate'], self.publish_diagnostics)
 
     @property
     def lifecycle_state(self) -> str:
@@ -305,7 +144,7 @@ class DeployNode(LifecycleNode):
             f'loaded {self.policy.path} ({self.policy.task}, {self.policy.obs_dim} -> '
             f'{self.policy.action_dim} {self.policy.metadata["action_type"]}); input '
             f'{self.params["input_mode"]}, output {self.params["output_mode"]} on '
-            f'{self._command_pub.topic_name}')
+            f'{self._sink.topics}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -315,29 +154,38 @@ class DeployNode(LifecycleNode):
             self.get_logger().error(f'refusing to activate: another node publishes {others}; '
                                     'a command topic must have exactly one writer')
             return TransitionCallbackReturn.FAILURE
-        now = time.monotonic()
-        self._shaper.reset()
-        self._estop.last_message = now
-        self._obs, self._obs_time, self._stale_logged = None, -np.inf, False
-        self._active = True
+        if self._shaper is not None:
+            self._shaper.reset()
+        self._estop.last_message = self.now()
+        self._watchdog.restart()
+        self._obs = None
         self._reset_future = None
+        self._active = True
+        self.get_logger().info(f'active; until a first observation: {self._sink.safe_text}')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop commanding; the last command stays with the controller's own timeout."""
-        self._active = False
+        """Send the fault command, then stop commanding."""
+        self._go_quiet('deactivated')
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release the policy and every interface created in configure."""
+        """Send the fault command, then release the policy and every interface."""
+        self._go_quiet('cleaned up', wait_for_ack=True)
         self._destroy_entities()
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop and release everything."""
-        self._active = False
+        """Send the fault command, then release everything."""
+        self._go_quiet('shutting down', wait_for_ack=True)
         self._destroy_entities()
         return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        """Send the fault command (Ctrl-C, SIGTERM, an error) before the interfaces go away."""
+        if self.context.ok():
+            self._go_quiet('stopping', wait_for_ack=True)
+        super().destroy_node()
 
     # Set-up -----------------------------------------------------------------------------------
 
@@ -345,32 +193,26 @@ class DeployNode(LifecycleNode):
         p = self.params
         for name, allowed in (('input_mode', INPUT_MODES), ('output_mode', OUTPUT_MODES),
                               ('trigger', TRIGGERS), ('command_kind', COMMAND_KINDS),
-                              ('flat_type', ('float32', 'float64'))):
+                              ('flat_type', tuple(FLAT_TYPES))):
             if p[name] not in allowed:
                 raise DeployConfigError(f'parameter {name} is {p[name]!r}; expected one of '
                                         f'{allowed}')
+        if p['input_mode'] == 'vec_step' and p['trigger'] != 'observation':
+            raise DeployConfigError("input_mode vec_step steps in lockstep with the simulator; "
+                                    "expected trigger 'observation'")
         self.policy = OnnxPolicy(p['policy_path'], p['onnx_threads'])
         dim = 1 if self.policy.discrete else self.policy.action_dim
-        output = p['output_mode']
-        if self.policy.discrete and output in ('joint_trajectory', 'twist'):
-            raise DeployConfigError(f'output_mode {output} needs continuous actions; '
-                                    f'{self.policy.task} has discrete ones')
-        if output == 'twist' and dim != 4:
-            raise DeployConfigError(f'output_mode twist expects xyz + gripper (4) actions; the '
-                                    f'policy has {dim}')
-        names = [n for n in p['trajectory_joint_names'] if n]
-        if output == 'joint_trajectory' and len(names) != dim:
-            raise DeployConfigError(f'trajectory_joint_names has {len(names)} names; expected '
-                                    f'{dim} (one per action)')
-        velocity = output in ('twist', 'vec_action') or (
-            output == 'float64_multi_array' and p['command_kind'] == 'velocity')
-        low = _broadcast(p['action_min'], dim, 'action_min')
-        high = _broadcast(p['action_max'], dim, 'action_max')
-        if self.policy.action_low is not None:
-            low = np.maximum(low, self.policy.action_low)
-            high = np.minimum(high, self.policy.action_high)
-        self._shaper = CommandShaper(low, high, _broadcast(p['max_delta'], dim, 'max_delta'),
-                                     velocity)
+        sink = SINKS[p['output_mode']](p, dim, self.policy.discrete,
+                                       lambda: self.get_clock().now().to_msg())
+        self._shaper = None
+        if not self.policy.discrete:
+            low = broadcast(p['action_min'], dim, 'action_min')
+            high = broadcast(p['action_max'], dim, 'action_max')
+            if self.policy.action_low is not None:
+                low = np.maximum(low, self.policy.action_low)
+                high = np.minimum(high, self.policy.action_high)
+            self._shaper = CommandShaper(low, high, broadcast(p['max_delta'], dim, 'max_delta'),
+                                         sink.velocity)
         self._assembler = None
         if p['input_mode'] == 'joint_state':
             mapping = yaml.safe_load(p['observation_mapping'] or '') or {}
@@ -378,44 +220,45 @@ class DeployNode(LifecycleNode):
                 raise DeployConfigError('observation_mapping must be a YAML mapping; see '
                                         'docs/deploy.md')
             self._assembler = ObservationAssembler(self.policy.obs_dim, mapping)
-        self._estop = EStop(p['estop_timeout_s'], time.monotonic())
-        self._period = 1.0 / p['rate_hz']
-        self._step_id = 0
+        self._estop = EStop(p['estop_timeout_s'], self.now())
+        self._watchdog = Watchdog(p['observation_timeout_s'])
+        self._lockstep = Lockstep() if p['input_mode'] == 'vec_step' else None
         self._joint_state: Optional[JointState] = None
         self._extra: Optional[np.ndarray] = None
         self._extra_time = -np.inf
-        self._obs, self._obs_time, self._stale_logged = None, -np.inf, False
-        self._create_entities()
+        self._obs: Optional[np.ndarray] = None
+        self._obs_time = -np.inf
+        self._create_entities(sink)
 
-    def _create_entities(self) -> None:
+    def _create_entities(self, sink: CommandSink) -> None:
         p = self.params
-        flat = Float32MultiArray if p['flat_type'] == 'float32' else Float64MultiArray
-        sensor = qos_profile_sensor_data
-        msg_type = {'float64_multi_array': Float64MultiArray, 'joint_trajectory': JointTrajectory,
-                    'twist': TwistStamped, 'vec_action': VecAction}[p['output_mode']]
-        self._command_pub = self.create_publisher(msg_type, p['command_topic'], COMMAND_QOS)
-        self._gripper_pub = None
-        if p['output_mode'] == 'twist':
-            self._gripper_pub = self.create_publisher(Float64, p['gripper_topic'], COMMAND_QOS)
+        self._sink = sink
+        publishers = sink.open(
+            lambda msg_type, topic: self.create_publisher(msg_type, topic, COMMAND_QOS))
+        flat, sensor = FLAT_TYPES[p['flat_type']], qos_profile_sensor_data
+        self._vec_sub = None
         subs = []
         if p['input_mode'] == 'flat':
             subs.append(self.create_subscription(
                 flat, p['observation_topic'], lambda m: self._on_observation(m.data), sensor))
         elif p['input_mode'] == 'vec_step':
             # Lockstep with the bridge: a lost VecStep would stall it, so this input is reliable.
-            subs.append(self.create_subscription(VecStep, p['observation_topic'],
-                                                 self._on_vec_step, COMMAND_QOS))
+            self._vec_sub = self.create_subscription(VecStep, p['observation_topic'],
+                                                     self._on_vec_step, COMMAND_QOS)
+            subs.append(self._vec_sub)
         else:
             subs += [self.create_subscription(JointState, p['joint_state_topic'],
                                               self._on_joint_state, sensor),
                      self.create_subscription(flat, p['extra_topic'], self._on_extra, sensor)]
-        subs.append(self.create_subscription(Bool, p['estop_topic'], self._on_estop, sensor))
-        self._reset_client, self._reset_future = None, None
-        if p['input_mode'] == 'vec_step' and p['sim_reset_service']:
+        subs.append(self.create_subscription(
+            Bool, p['estop_topic'], self._on_estop, ESTOP_QOS,
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_estop_qos)))
+        self._reset_client, self._reset_future, self._reset_sent = None, None, -np.inf
+        if self._lockstep is not None and p['sim_reset_service']:
             self._reset_client = self.create_client(ResetEnvs, p['sim_reset_service'])
-        self._entities = [self._command_pub, self._gripper_pub, self._reset_client, *subs,
+        self._entities = [*publishers, self._reset_client, *subs,
                           self.create_service(Trigger, '~/rearm', self._on_rearm),
-                          self.create_timer(self._period, self._on_tick)]
+                          self.create_timer(1.0 / p['rate_hz'], self.tick)]
 
     def _destroy_entities(self) -> None:
         destroyers = {'Publisher': self.destroy_publisher, 'Subscription':
@@ -424,28 +267,25 @@ class DeployNode(LifecycleNode):
         for entity in self._entities:
             if entity is not None:
                 destroyers[type(entity).__name__](entity)
-        self._entities = []
-        self.policy = None
+        self._entities, self._sink, self.policy = [], None, None
 
     def _conflicting_topics(self) -> List[str]:
         """Command topics with a publisher besides ours."""
-        pubs = [pub for pub in (self._command_pub, self._gripper_pub) if pub is not None]
-        return [pub.topic_name for pub in pubs if self.count_publishers(pub.topic_name) > 1]
+        return [topic for topic in self._sink.topics if self.count_publishers(topic) > 1]
 
     # Inputs -----------------------------------------------------------------------------------
 
-    def _on_vec_step(self, msg: VecStep) -> None:
-        if msg.step_id == self._step_id:
-            return  # the reset reply and its published copy: act once
-        self._step_id = int(msg.step_id)
+    def _on_vec_step(self, msg: VecStep, from_reset: bool = False) -> None:
+        if not self._lockstep.accept(msg.step_id, from_reset):
+            return  # a copy of the reset step, another sequence, or a reply to an old reset
         if msg.num_envs < 1 or msg.obs_dim != self.policy.obs_dim:
             self._reject(f'VecStep has num_envs={msg.num_envs}, obs_dim={msg.obs_dim}; expected '
                          f'at least 1 env of obs_dim {self.policy.obs_dim}')
             return
-        self._on_observation(np.asarray(msg.observations[:msg.obs_dim]))
+        self._on_observation(first_observation(msg))
 
     def _on_joint_state(self, msg: JointState) -> None:
-        if self._extra is None or time.monotonic() - self._extra_time > \
+        if self._extra is None or self.now() - self._extra_time > \
                 self.params['observation_timeout_s']:
             return
         values = getattr(msg, self._assembler.joint_field)
@@ -458,7 +298,7 @@ class DeployNode(LifecycleNode):
 
     def _on_extra(self, msg: Any) -> None:
         self._extra = np.asarray(msg.data, dtype=np.float64)
-        self._extra_time = time.monotonic()
+        self._extra_time = self.now()
 
     def _on_observation(self, data: Any) -> None:
         try:
@@ -466,12 +306,12 @@ class DeployNode(LifecycleNode):
         except ObservationError as err:
             self._reject(str(err))
             return
-        self._obs, self._obs_time = obs, time.monotonic()
-        if self._stale_logged:
+        self._obs, self._obs_time = obs, self.now()
+        self.counters['observations'] += 1
+        if self._watchdog.feed(self._obs_time):
             self.get_logger().info('observations are fresh again')
-            self._stale_logged = False
         if self._active and self.params['trigger'] == 'observation' and not self._estop.engaged:
-            self._command_from_policy()
+            self._guarded(self._command_from_policy)
 
     def _reject(self, reason: str) -> None:
         self.counters['rejected_observations'] += 1
@@ -479,12 +319,22 @@ class DeployNode(LifecycleNode):
                                 throttle_duration_sec=1.0)
 
     def _on_estop(self, msg: Bool) -> None:
-        if self._estop.on_message(bool(msg.data), time.monotonic()):
-            self.get_logger().error('e-stop engaged: commanding zero/hold until ~/rearm')
+        if self._estop.on_message(bool(msg.data), self.now()):
+            self.get_logger().error(f'e-stop engaged: {self._sink.safe_text} until ~/rearm')
+            if self._active:
+                self._guarded(self._send_safe)
+
+    def _on_estop_qos(self, info: Any) -> None:
+        """Latch: a publisher we cannot hear is an e-stop that does not work."""
+        self._estop.engage()
+        self.get_logger().error(
+            f'a publisher on {self.params["estop_topic"]} offers incompatible QoS (policy '
+            f'{info.last_policy_kind}); e-stop publishers must be reliable + transient local. '
+            f'E-stop latched: {self._sink.safe_text} until ~/rearm')
 
     def _on_rearm(self, request: Trigger.Request, response: Trigger.Response
                   ) -> Trigger.Response:
-        refusal = self._estop.rearm(time.monotonic())
+        refusal = self._estop.rearm(self.now())
         response.success, response.message = not refusal, refusal or 're-armed'
         if refusal:
             self.get_logger().warning(f'rearm refused: {refusal}')
@@ -494,90 +344,141 @@ class DeployNode(LifecycleNode):
 
     # Control ----------------------------------------------------------------------------------
 
-    def _on_tick(self) -> None:
-        if not self._active:
-            return
+    def tick(self) -> None:
+        """One control period: yield check, e-stop, watchdog, then the policy (trigger timer)."""
+        if self._active:
+            self._guarded(self._tick)
+
+    def _tick(self) -> None:
         others = self._conflicting_topics()
         if others:
-            self.get_logger().error(f'another node publishes {others}: stopped commanding and '
-                                    'deactivating')
+            self.get_logger().error(f'another node publishes {others}: {self._sink.safe_text} '
+                                    'and deactivating')
+            self._send_safe()
             self._active = False
             self.trigger_deactivate()
             return
-        now = time.monotonic()
+        now = self.now()
         if self._estop.heartbeat_lost(now):
-            self.get_logger().error('e-stop heartbeat lost: commanding zero/hold until ~/rearm')
+            self.get_logger().error(f'e-stop heartbeat lost: {self._sink.safe_text} until '
+                                    '~/rearm')
         if self._estop.engaged:
-            self._command_safe()
-        elif now - self._obs_time > self.params['observation_timeout_s']:
-            if not self._stale_logged:
+            self._send_safe()
+        elif self._watchdog.stale(now):
+            if self._watchdog.check(now):
                 self.counters['stale_episodes'] += 1
+                reset = ', requesting a simulator reset' if self._reset_client else ''
                 self.get_logger().warning(
-                    f'no fresh observation for {self.params["observation_timeout_s"]} s: '
-                    'commanding zero/hold')
-                self._stale_logged = True
-            self._command_safe()
-            self._request_sim_reset()
+                    f'no fresh observation for {self._watchdog.timeout_s} s: '
+                    f'{self._sink.safe_text}{reset}')
+            self._send_safe()
+            self._request_sim_reset(now)
         elif self.params['trigger'] == 'timer':
             self._command_from_policy()
 
-    def _request_sim_reset(self) -> None:
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run a control step; on any exception send the fault command and deactivate."""
+        try:
+            step()
+        except Exception as err:  # whatever failed, the arm must not keep the last command
+            self.counters['loop_errors'] += 1
+            self.get_logger().error(f'control loop failed ({type(err).__name__}: {err}): '
+                                    f'{self._sink.safe_text} and deactivating')
+            self._send_safe()
+            if self._active:
+                self._active = False
+                self.trigger_deactivate()
+
+    def _request_sim_reset(self, now: float) -> None:
         """vec_step mode, no fresh observation: restart the lockstep with a bridge reset."""
-        if self._reset_client is None or \
-                (self._reset_future is not None and not self._reset_future.done()):
+        if self._reset_client is None:
             return
-        if self._reset_client.service_is_ready():
-            self._reset_future = self._reset_client.call_async(ResetEnvs.Request())
-            self._reset_future.add_done_callback(
-                lambda future: future.result() and self._on_vec_step(future.result().step))
+        if self._reset_future is not None and not self._reset_future.done():
+            if now - self._reset_sent <= self._watchdog.timeout_s:
+                return
+            self._reset_client.remove_pending_request(self._reset_future)
+        # Both topics must be matched first, or the bridge's answer to our action is lost.
+        if not (self._reset_client.service_is_ready()
+                and self._vec_sub.get_publisher_count() > 0
+                and self._sink.publishers[0].get_subscription_count() > 0):
+            return
+        self._lockstep.start_reset()
+        self._reset_sent = now
+        future = self._reset_future = self._reset_client.call_async(ResetEnvs.Request())
+        future.add_done_callback(lambda done: self._on_reset_reply(future))
+
+    def _on_reset_reply(self, future: Any) -> None:
+        reply = future.result()
+        if future is self._reset_future and reply is not None and reply.ok and self._active:
+            self._on_vec_step(reply.step, from_reset=True)
 
     def _command_from_policy(self) -> None:
         action = self.policy.act(self._obs)
-        if self.policy.discrete:
-            self._publish(np.array([float(action[0])]), self._step_id + 1, gripper=True)
+        if self._shaper is None:
+            command = np.array([float(action[0])])
         else:
             try:
                 command = self._shaper.shape(action[0])
             except ValueError as err:  # a non-finite policy output never reaches the arm
                 self._reject(str(err))
-                self._command_safe()
+                self._send_safe()
                 return
-            self._publish(command, self._step_id + 1, gripper=True)
+        self._sink.send(command, self._lockstep.action_id() if self._lockstep else 0)
         self.counters['commands'] += 1
+        self.last_latency_ms = (self.now() - self._obs_time) * 1e3
 
-    def _command_safe(self) -> None:
-        """Zero or hold; nothing for discrete policies or the lockstep sim (no action: no move)."""
-        if self.policy.discrete or self.params['output_mode'] == 'vec_action':
-            return
-        command = self._shaper.safe()
-        if command is not None:
-            self._publish(command, 0, gripper=False)
+    def _send_safe(self) -> None:
+        """Send the fault command: zero, hold, or nothing (discrete policies, lockstep sim)."""
+        if self._sink is not None and self._sink.send_safe(
+                None if self._shaper is None else self._shaper.safe()):
             self.counters['safe_commands'] += 1
 
-    def _publish(self, command: np.ndarray, step_id: int, gripper: bool) -> None:
-        """Send `command` in the output mode's message; the gripper only for policy actions."""
-        mode, values = self.params['output_mode'], command.astype(float).tolist()
-        if mode == 'float64_multi_array':
-            msg = Float64MultiArray(data=values)
-        elif mode == 'joint_trajectory':
-            sec = int(self._period)
-            msg = JointTrajectory(joint_names=list(self.params['trajectory_joint_names']))
-            msg.points = [JointTrajectoryPoint(positions=values, time_from_start=Duration(
-                sec=sec, nanosec=int(round((self._period - sec) * 1e9))))]
-        elif mode == 'twist':
-            msg = TwistStamped()
-            msg.header.stamp = self.get_clock().now().to_msg()
-            msg.header.frame_id = self.params['twist_frame_id']
-            scale = self.params['twist_linear_scale']
-            msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = \
-                (v * scale for v in values[:3])
-            if gripper:
-                self._gripper_pub.publish(Float64(data=values[3]))
+    def _go_quiet(self, reason: str, wait_for_ack: bool = False) -> None:
+        """Exit path: send the fault command (waiting for its delivery if asked) and stop."""
+        was_active, self._active = self._active, False
+        if self._sink is None:
+            return
+        self._send_safe()
+        if wait_for_ack:
+            for publisher in self._sink.publishers:
+                publisher.wait_for_all_acked(ACK_TIMEOUT)
+        if was_active:
+            self.get_logger().info(f'{reason}: {self._sink.safe_text}, then no more commands')
+
+    # Diagnostics ------------------------------------------------------------------------------
+
+    def diagnostic_status(self) -> DiagnosticStatus:
+        """Lifecycle state, armed, e-stop, stale, watchdog trips, counters and last latency."""
+        configured = self._sink is not None
+        estop = configured and self._estop.engaged
+        stale = configured and self._active and self._watchdog.stale(self.now())
+        armed = self._active and not estop
+        if estop:
+            level, message = DiagnosticStatus.ERROR, 'e-stopped'
+        elif not self._active:
+            level, message = DiagnosticStatus.WARN, self.lifecycle_state
+        elif stale:
+            level, message = DiagnosticStatus.WARN, 'stale observations'
         else:
-            msg = VecAction(step_id=step_id, num_envs=1, action_dim=len(values),
-                            actions=values)
-            msg.header.stamp = self.get_clock().now().to_msg()
-        self._command_pub.publish(msg)
+            level, message = DiagnosticStatus.OK, 'armed'
+        latency = '-' if self.last_latency_ms is None else f'{self.last_latency_ms:.3f}'
+        values: Dict[str, str] = {
+            'state': self.lifecycle_state, 'armed': str(armed), 'estop_engaged': str(estop),
+            'estop_topic_engaged': str(configured and self._estop.topic_engaged),
+            'stale': str(stale), 'watchdog_trips': str(self.counters['stale_episodes']),
+            'last_latency_ms': latency, 'output_mode': self.params['output_mode'],
+            'policy': self.params['policy_path'],
+            **{name: str(count) for name, count in self.counters.items()
+               if name != 'stale_episodes'}}
+        return DiagnosticStatus(level=level, name=f'{self.get_fully_qualified_name()}: deploy',
+                                message=message, hardware_id='lago_deploy',
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+    def publish_diagnostics(self) -> None:
+        """Publish one DiagnosticArray with this node's status."""
+        msg = DiagnosticArray(status=[self.diagnostic_status()])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(msg)
 
 
 def make_node() -> DeployNode:
@@ -592,8 +493,8 @@ def make_node() -> DeployNode:
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Console script `deploy`: run the node until Ctrl-C; exit 2 on a configuration error."""
-    return spin_node(make_node, args)
+    """Console script `deploy`: run until Ctrl-C or SIGTERM (safe command first); 2: bad config."""
+    return spin_node(make_node, args, own_signals=True)
 
 
 if __name__ == '__main__':
