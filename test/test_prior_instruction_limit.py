@@ -40,6 +40,7 @@ def test_limit_accepts_up_to_max_tokens_and_refuses_more(tokenizer):
     with pytest.raises(InstructionTooLong, match='more than 12 tokens') as refused:
         limit.check(['reach the goal', words(11)])
     assert isinstance(refused.value, PriorInputError)
+    assert limit.accepts(words(10)) and not limit.accepts(words(11))
     assert '\n' not in str(refused.value) and 'shorten it' in str(refused.value)
 
 

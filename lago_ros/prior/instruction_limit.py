@@ -46,6 +46,14 @@ class InstructionLimit:
                 f'{own} tokens; expected 0 (the prior\'s limit) or 1..{own}')
         return cls(prior.tokenizer, max_tokens or own)
 
+    def accepts(self, text: str) -> bool:
+        """Return whether `check` lets instruction `text` through."""
+        try:
+            self.check([text])
+        except InstructionTooLong:
+            return False
+        return True
+
     def check(self, instructions: Iterable[str]) -> None:
         """Raise InstructionTooLong for the first instruction over the limit."""
         for text in dict.fromkeys(instructions):
