@@ -34,6 +34,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 from lago_ros.export.onnx_policy import OnnxPolicy  # noqa: E402
 from lago_ros.launcher import LaunchFile  # noqa: E402
 from lago_ros.nodes.deploy import DeployNode, ESTOP_QOS  # noqa: E402
+from lago_ros.nodes.params import ParameterValueError  # noqa: E402
 from test_onnx_export import export_agent, make_agent  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -418,12 +419,14 @@ def test_twist_and_trajectory_outputs(reach, harness):
 def test_configure_rejects_contradicting_parameters(reach, harness):
     _, path = reach
     for params in ({'output_mode': 'joint_trajectory'}, {'action_min': [0.0, 1.0]},
-                   {'input_mode': 'bogus'}, {'policy_path': '/nonexistent.onnx'},
+                   {'policy_path': '/nonexistent.onnx'},
                    {'input_mode': 'joint_state', 'observation_mapping': 'extra: {}'},
                    {'input_mode': 'vec_step', 'trigger': 'timer'}):
         h = harness(params.pop('policy_path', path), **params)
         assert h.node.trigger_configure() == TransitionCallbackReturn.FAILURE
         assert h.node.lifecycle_state == 'unconfigured'
+    with pytest.raises(ParameterValueError, match="'input_mode' .* 'bogus'; expected one of"):
+        harness(path, input_mode='bogus')
 
 
 def test_deploy_module_imports_without_torch():

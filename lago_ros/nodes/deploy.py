@@ -62,12 +62,12 @@ ACK_TIMEOUT = Duration(seconds=0.5)
 
 PARAMETERS = (
     Param('policy_path', '', 'exported ONNX policy (its .json metadata lies beside it)'),
-    Param('input_mode', 'flat', 'where observations come from', constraints=str(INPUT_MODES)),
+    Param('input_mode', 'flat', 'where observations come from', choices=INPUT_MODES),
     Param('output_mode', 'float64_multi_array', 'what commands are published',
-          constraints=str(OUTPUT_MODES)),
+          choices=OUTPUT_MODES),
     Param('trigger', 'timer', "'timer': act at rate_hz on the newest observation; "
           "'observation': act once per incoming observation (lockstep sim, lowest latency)",
-          constraints=str(TRIGGERS)),
+          choices=TRIGGERS),
     Param('rate_hz', 20.0, 'control rate: policy (trigger timer), watchdog and e-stop commands',
           0.1, 1000.0),
     Param('observation_timeout_s', 0.25, 'an observation older than this is stale',
@@ -75,14 +75,14 @@ PARAMETERS = (
     Param('observation_topic', 'observation',
           'flat observations (flat mode) or VecStep messages (vec_step mode)'),
     Param('flat_type', 'float32', 'message type of flat topics: Float32MultiArray or '
-          'Float64MultiArray', constraints=str(tuple(FLAT_TYPES))),
+          'Float64MultiArray', choices=tuple(FLAT_TYPES)),
     Param('joint_state_topic', 'joint_states', 'sensor_msgs/JointState (joint_state mode)'),
     Param('extra_topic', 'task_inputs', 'flat object/goal inputs (joint_state mode)'),
     Param('observation_mapping', '', 'YAML mapping from joint_state/extra/previous values to '
           'observation indices (joint_state mode; see docs/deploy.md)'),
     Param('command_topic', 'commands', 'command output topic'),
     Param('command_kind', 'velocity', 'float64_multi_array only: velocity commands go to zero '
-          'on faults, position commands hold', constraints=str(COMMAND_KINDS)),
+          'on faults, position commands hold', choices=COMMAND_KINDS),
     Param('trajectory_joint_names', [''], 'joint_names of JointTrajectory commands, one per '
           'action'),
     Param('twist_linear_scale', 0.2, 'twist mode: m/s of twist.linear per unit of xyz action',
@@ -191,12 +191,6 @@ class DeployNode(LifecycleNode):
 
     def _configure(self) -> None:
         p = self.params
-        for name, allowed in (('input_mode', INPUT_MODES), ('output_mode', OUTPUT_MODES),
-                              ('trigger', TRIGGERS), ('command_kind', COMMAND_KINDS),
-                              ('flat_type', tuple(FLAT_TYPES))):
-            if p[name] not in allowed:
-                raise DeployConfigError(f'parameter {name} is {p[name]!r}; expected one of '
-                                        f'{allowed}')
         if p['input_mode'] == 'vec_step' and p['trigger'] != 'observation':
             raise DeployConfigError("input_mode vec_step steps in lockstep with the simulator; "
                                     "expected trigger 'observation'")

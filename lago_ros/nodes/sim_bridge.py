@@ -44,7 +44,7 @@ PARAMETERS = (
     Param('num_envs', 8, 'number of envs in the vector env (the trainer must use the same)',
           1, 1024),
     Param('seed', 0, 'seed of the vector env (env i gets seed + i); resets may pass their own'),
-    Param('split', 'train', 'instruction/goal split of the envs', constraints='train or test'),
+    Param('split', 'train', 'instruction/goal split of the envs', choices=('train', 'test')),
     Param('max_episode_steps', 0, 'episode length limit; 0 keeps the task default', 0, 100000),
     Param('joint_state_rate', 20.0, 'Hz of ~/joint_states for the arm of env 0; 0 disables',
           0.0, 1000.0),
