@@ -11,7 +11,8 @@ with `lago train`: the same resume check (a checkpoint trained with other settin
 start-up), final evaluation and run-folder files. The envs are a RemoteVecEnv over the bridge and
 the prior a PriorServiceClient over the prior service.
 
-Failure handling: a missing prior service means an unguided rollout (logged once per change);
+Failure handling: a prior service still starting gets `prior_timeout` s before the first
+rollout; a missing prior service means an unguided rollout (logged once per change);
 a bridge that stops answering aborts the rollout (it is never used half-collected), the trainer
 waits for the bridge to come back, resets the envs and collects that rollout again. After each
 update a TrainingMetrics message goes out on ~/metrics; at the end the policy is evaluated and
@@ -24,6 +25,7 @@ import typing
 from typing import Any, Dict, List, Optional, Tuple
 
 from lago_interfaces.msg import TrainingMetrics
+from lago_interfaces.srv import QueryPrior
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -48,7 +50,8 @@ NODE_PARAMETERS = (
 )
 # TrainConfig fields the graph replaces: the prior (backend, int8) lives in the service,
 # the envs in the bridge.
-GRAPH_MANAGED = ('prior', 'prior_backend', 'prior_int8', 'vector_env', 'eval_split')
+GRAPH_MANAGED = ('prior', 'prior_backend', 'prior_int8', 'vector_env', 'eval_split',
+                 'train_split')
 
 
 def _optional(hint: Any) -> bool:
@@ -132,6 +135,17 @@ class Trainer(Node):
                 f'bridge {self.envs.bridge} did not appear within {timeout} s; start it '
                 '(sim_bridge) with the same task and num_envs')
 
+    def _wait_for_prior(self) -> None:
+        """Give a prior service still starting `prior_timeout` s to appear before training."""
+        name, timeout = self.params['prior_service'], self.params['prior_timeout']
+        client = self.create_client(QueryPrior, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                self.get_logger().warning(f'prior service {name} did not appear within {timeout} '
+                                          's; the first rollouts train unguided')
+        finally:
+            self.destroy_client(client)
+
     def publish_metrics(self, agent: Any, stats: dict) -> None:
         """Publish one update's scalars on ~/metrics (PPO.learn's per-update callback)."""
         stats = dict(stats)
@@ -151,6 +165,8 @@ class Trainer(Node):
         training resumes on freshly reset envs once a bridge answers again.
         """
         self._wait_for_bridge()
+        if self.prior is not None:
+            self._wait_for_prior()
         self.run.start(self.envs, self.prior)
         self._completed_step = self.agent.global_step
         while self.agent.global_step < self.cfg.total_timesteps:
