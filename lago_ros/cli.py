@@ -50,7 +50,8 @@ def _cmd_collect_demos(args: argparse.Namespace) -> int:
     from lago_ros.data.demos import collect_demos
 
     out = collect_demos(args.task, args.episodes, args.seed, args.out, split=args.split,
-                        keep_failed=args.keep_failed, overwrite=args.overwrite)
+                        keep_failed=args.keep_failed, overwrite=args.overwrite,
+                        steps_after_success=args.steps_after_success)
     print(f'demonstrations written to {out}')
     return 0
 
@@ -71,6 +72,19 @@ def _cmd_train_prior(args: argparse.Namespace) -> int:
                                        **data.get('prior', {})}, 'prior.')
     _, history = train_prior(demos, prior_config, bc_config, out_dir=args.out)
     print(f'prior written to {args.out} after {len(history)} epochs; last: {history[-1]}')
+    return 0
+
+
+def _cmd_prior_eval(args: argparse.Namespace) -> int:
+    from lago_ros.prior.quality import evaluate_prior_folder, write_report
+
+    report = evaluate_prior_folder(args.prior, args.demos, episodes=args.episodes,
+                                   heldout_episodes=args.heldout_episodes, seed=args.seed)
+    if args.out:
+        write_report(report, args.out)
+        print(f'report written to {args.out}')
+    for condition, metrics in report['mean'].items():
+        print(f'{condition}: ' + ' '.join(f'{k}={v:.4g}' for k, v in metrics.items()))
     return 0
 
 
@@ -134,12 +148,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='demo folder to write')
     p.add_argument('--keep-failed', action='store_true', help='keep unsuccessful episodes')
     p.add_argument('--overwrite', action='store_true', help='replace an existing folder')
+    p.add_argument('--steps-after-success', type=int, default=0,
+                   help='keep acting this many steps past the first success (near-goal states)')
 
     p = command('train-prior', _cmd_train_prior, 'stage 1: behaviour-clone the action prior')
     p.add_argument('--demos', required=True, help='demo folder from collect-demos')
     p.add_argument('--out', required=True, help='prior folder to write')
     p.add_argument('--config', default=None, help='YAML with prior: and bc: sections')
     p.add_argument('overrides', nargs='*', help='key=value overrides, e.g. prior.mode=lora')
+
+    p = command('prior-eval', _cmd_prior_eval,
+                'how good is a prior before RL: NLL/MSE and prior-as-policy success on held-out '
+                'goals, with train, held-out and mismatched instructions')
+    p.add_argument('prior', help='prior folder (language or MLP prior)')
+    p.add_argument('--demos', nargs='+', required=True,
+                   help="the prior's demo folders, one per task (their goals are held out)")
+    p.add_argument('--episodes', type=int, default=30,
+                   help='prior-as-policy episodes per task and condition')
+    p.add_argument('--heldout-episodes', type=int, default=10,
+                   help='held-out-goal expert episodes per task for NLL/MSE')
+    p.add_argument('--seed', type=int, default=70_000, help='base seed of the evaluation envs')
+    p.add_argument('--out', default=None, help='write the JSON report here')
 
     p = command('train', _cmd_train, 'stage 2: PPO with KL guidance toward the prior')
     p.add_argument('--config', default=None, help='training YAML (see config/)')

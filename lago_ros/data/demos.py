@@ -6,7 +6,7 @@ Demonstrations: roll out a task's scripted expert, store the transitions, load t
 Format (version 1): a folder with two files.
 - `metadata.json`: format_version, task, family, obs_dim, action_type, action_dim, split,
   source_policy, seed, episodes (kept), episodes_attempted, episodes_dropped, keep_failed,
-  stop_on_success, transitions, success_rate (over attempted episodes).
+  stop_on_success, steps_after_success, transitions, success_rate (over attempted episodes).
 - `transitions.npz` (no pickled objects), one row per env step, N rows in all:
   `observations` (N, obs_dim) float32, the observation the action was taken in;
   `actions` (N, action_dim) float32 for continuous tasks or (N,) int64 for discrete ones;
@@ -81,11 +81,17 @@ _DTYPES = {'rewards': np.float32, 'terminations': bool, 'truncations': bool, 'su
            'episode_ids': np.int64, 'observations': np.float32}
 
 
-def _run_episode(env: Any, expert: Any, seed: Optional[int]) -> dict[str, list]:
-    """Roll out one episode with `expert`; return per-step lists keyed like DemoDataset."""
+def _run_episode(env: Any, expert: Any, seed: Optional[int],
+                 steps_after_success: Optional[int] = None) -> dict[str, list]:
+    """
+    Roll out one episode with `expert`; return per-step lists keyed like DemoDataset.
+
+    With `steps_after_success` set, the episode is cut that many steps after the first success
+    (its last row is then marked truncated), so near-goal states are covered too.
+    """
     obs, info = env.reset(seed=seed)
     rows: dict[str, list] = {name: [] for name in ARRAY_NAMES if name != 'episode_ids'}
-    done = False
+    done, left = False, None
     while not done:
         action = expert(obs)
         next_obs, reward, terminated, truncated, info = env.step(action)
@@ -95,34 +101,45 @@ def _run_episode(env: Any, expert: Any, seed: Optional[int]) -> dict[str, list]:
                             ('instructions', info['instruction'])):
             rows[name].append(value)
         obs, done = next_obs, terminated or truncated
+        if steps_after_success is not None:
+            if left is None and info['success']:
+                left = steps_after_success
+            elif left is not None:
+                left -= 1
+            if left == 0 and not done:
+                rows['truncations'][-1], done = True, True
     return rows
 
 
 def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.PathLike],
                   split: str = 'train', progress: bool = True, keep_failed: bool = False,
                   stop_on_success: bool = True, overwrite: bool = False,
-                  **env_options: Any) -> Path:
+                  steps_after_success: int = 0, **env_options: Any) -> Path:
     """
     Run `episodes` expert episodes of `task` and write them to the demo folder `out_dir`.
 
     Failed episodes are dropped unless `keep_failed` (the count is in the metadata). With
-    `stop_on_success` the env terminates at the first success, so demos end where the task is
-    done. An existing `out_dir` is replaced only with `overwrite`.
+    `stop_on_success` demos end where the task is done: at the first success, or
+    `steps_after_success` steps after it (the expert keeps acting near the goal). An existing
+    `out_dir` is replaced only with `overwrite`.
     """
     spec = get_task(task)
     if episodes < 1:
         raise ValueError(f'episodes is {episodes}; expected at least 1')
+    if steps_after_success < 0:
+        raise ValueError(f'steps_after_success is {steps_after_success}; expected >= 0')
+    extra = steps_after_success if stop_on_success and steps_after_success > 0 else None
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f'{out_dir} exists; pass overwrite=True to replace it')
-    env = make_env(task, seed=seed, split=split, terminate_on_success=stop_on_success,
-                   **env_options)
+    env = make_env(task, seed=seed, split=split,
+                   terminate_on_success=stop_on_success and extra is None, **env_options)
     expert = make_expert(task, env)
     kept: list[dict[str, list]] = []
     successes = 0
     bar = tqdm(range(episodes), desc=f'demos {task}', unit='ep', disable=not progress)
     for episode in bar:
-        rows = _run_episode(env, expert, seed if episode == 0 else None)
+        rows = _run_episode(env, expert, seed if episode == 0 else None, extra)
         succeeded = bool(np.any(rows['successes']))
         successes += succeeded
         if succeeded or keep_failed:
@@ -141,7 +158,8 @@ def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.Pa
                                                    f'{type(expert).__qualname__}'),
         'episodes': len(kept), 'episodes_attempted': episodes,
         'episodes_dropped': episodes - len(kept), 'keep_failed': keep_failed,
-        'stop_on_success': stop_on_success, 'transitions': len(arrays['observations']),
+        'stop_on_success': stop_on_success, 'steps_after_success': steps_after_success,
+        'transitions': len(arrays['observations']),
         'success_rate': successes / episodes,
     }
     _write_folder(out_dir, arrays, metadata)
@@ -261,4 +279,36 @@ def load_demos(folder: Union[str, os.PathLike]) -> DemoDataset:
     for name, dtype in _DTYPES.items():
         arrays[name] = arrays[name].astype(dtype, copy=False)
     arrays['actions'] = arrays['actions'].astype(np.int64 if discrete else np.float32, copy=False)
+    return DemoDataset(**arrays, metadata=metadata)
+
+
+def merge_demos(datasets: list[DemoDataset]) -> DemoDataset:
+    """
+    Join demo datasets of tasks with one observation and action space into a multi-task one.
+
+    Episode ids are renumbered in order; the metadata lists the tasks (`tasks`) and joins their
+    names with commas in `task`.
+    """
+    if not datasets:
+        raise DemoFormatError('merge_demos needs at least one dataset')
+    first = datasets[0].metadata
+    for data in datasets[1:]:
+        for key in ('obs_dim', 'action_type', 'action_dim'):
+            if data.metadata[key] != first[key]:
+                raise DemoFormatError(
+                    f'cannot merge {data.metadata["task"]} ({key}={data.metadata[key]!r}) with '
+                    f'{first["task"]} ({key}={first[key]!r})')
+    arrays = {name: np.concatenate([getattr(d, name) for d in datasets])
+              for name in ARRAY_NAMES if name != 'episode_ids'}
+    offsets = np.cumsum([0] + [d.num_episodes for d in datasets[:-1]])
+    arrays['episode_ids'] = np.concatenate([
+        np.unique(d.episode_ids, return_inverse=True)[1] + offset
+        for d, offset in zip(datasets, offsets, strict=True)]).astype(np.int64)
+    tasks = [d.metadata['task'] for d in datasets]
+    metadata = {key: first[key] for key in ('obs_dim', 'action_type', 'action_dim', 'family')
+                if key in first}
+    metadata.update(task=','.join(tasks), tasks=tasks,
+                    episodes=sum(d.num_episodes for d in datasets),
+                    seeds=[d.metadata.get('seed') for d in datasets],
+                    transitions=len(arrays['observations']))
     return DemoDataset(**arrays, metadata=metadata)

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lago_ros.prior.model import MODES, ActionPrior, PriorConfig, PriorOutput, observation_stats
+from lago_ros.prior.load import AnyPriorConfig, build_prior
+from lago_ros.prior.model import MODES, PriorOutput, observation_stats
 from lago_ros.utils import seed_everything
 
 History = list[dict[str, float]]
@@ -52,6 +53,9 @@ class BCConfig:
     """Global gradient-norm clip (0 disables)."""
     progress: bool = True
     """Show a tqdm bar per epoch."""
+    group_by_instruction: bool = False
+    """Each batch holds rows of one instruction (batches shuffled), so a prefix-attention prior
+    encodes one instruction per step instead of one per distinct instruction in the batch."""
 
     def __post_init__(self) -> None:
         """Reject settings that cannot train."""
@@ -74,10 +78,10 @@ def bc_loss(output: PriorOutput, actions: torch.Tensor) -> torch.Tensor:
     return nll.sum(dim=-1).mean()
 
 
-DemoArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, PriorConfig]
+DemoArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any]
 
 
-def _demo_arrays(demos: Any, config: PriorConfig) -> DemoArrays:
+def _demo_arrays(demos: Any, config: AnyPriorConfig) -> DemoArrays:
     """
     Check a DemoDataset and return observations, actions, instructions, episode ids, config.
 
@@ -135,7 +139,7 @@ def split_episodes(episode_ids: np.ndarray, val_fraction: float,
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def _evaluate(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor,
+def _evaluate(prior: Any, obs: torch.Tensor, actions: torch.Tensor,
               instructions: np.ndarray, batch_size: int) -> dict[str, float]:
     """Mean BC loss and accuracy (discrete) or mean-action MSE (continuous) over a split."""
     prior.eval()
@@ -154,6 +158,20 @@ def _evaluate(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor,
     return {'loss': total / len(obs), key: metric / len(obs)}
 
 
+def _batches(rows: np.ndarray, instructions: np.ndarray, bc_config: BCConfig,
+             generator: torch.Generator) -> list[np.ndarray]:
+    """One epoch of shuffled row batches, each from one instruction if the config says so."""
+    size = bc_config.batch_size
+    order = rows[torch.randperm(len(rows), generator=generator).numpy()]
+    if not bc_config.group_by_instruction:
+        return [order[i:i + size] for i in range(0, len(order), size)]
+    batches = []
+    for text in np.unique(instructions[order]):
+        same = order[instructions[order] == text]
+        batches += [same[i:i + size] for i in range(0, len(same), size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 def _score(metrics: dict[str, float], select_by: str) -> float:
     """Return the validation score to minimise: BC loss, negated accuracy or mean-action MSE."""
     if select_by == 'loss':
@@ -161,10 +179,10 @@ def _score(metrics: dict[str, float], select_by: str) -> float:
     return -metrics['accuracy'] if 'accuracy' in metrics else metrics['mse']
 
 
-def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
-                out_dir: str | Path | None = None) -> tuple[ActionPrior, History]:
+def train_prior(demos: Any, prior_config: AnyPriorConfig, bc_config: BCConfig,
+                out_dir: str | Path | None = None) -> tuple[Any, History]:
     """
-    Behaviour-clone an ActionPrior on a DemoDataset; return it with per-epoch history.
+    Behaviour-clone a prior (ActionPrior or MLPPrior, by config) on demos; return it and history.
 
     Observation statistics come from the training split. The weights with the best validation
     score (see BCConfig.select_by; on the training split if no episode is held out) are kept, and
@@ -179,7 +197,7 @@ def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
 
     seed_everything(bc_config.seed)
     device = torch.device(bc_config.device)
-    prior = ActionPrior(config).to(device)
+    prior = build_prior(config).to(device)
     head_params = [p for n, p in prior.named_parameters()
                    if p.requires_grad and not n.startswith('backbone.')]
     backbone_params = [p for n, p in prior.named_parameters()
@@ -199,9 +217,7 @@ def train_prior(demos: Any, prior_config: PriorConfig, bc_config: BCConfig,
     for epoch in range(1, bc_config.epochs + 1):
         started = time.perf_counter()
         prior.train()
-        order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
-        batches = [order[i:i + bc_config.batch_size]
-                   for i in range(0, len(order), bc_config.batch_size)]
+        batches = _batches(train_rows, instructions, bc_config, generator)
         bar = tqdm(batches, desc=f'BC epoch {epoch}', leave=False,
                    disable=not bc_config.progress)
         running = 0.0

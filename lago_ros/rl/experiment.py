@@ -41,11 +41,13 @@ def run_training(cfg: TrainConfig) -> Dict[str, Any]:
         if cfg.prior is not None:
             prior = load_prior(cfg.prior, cfg.prior_backend, cfg.prior_int8,
                                threads=os.cpu_count() or 1)
-        envs = registry.make_vec_env(cfg.task, cfg.num_envs, cfg.seed, vector_env=cfg.vector_env)
+        envs = registry.make_vec_env(cfg.task, cfg.num_envs, cfg.seed, split=cfg.train_split,
+                                     vector_env=cfg.vector_env)
         try:
             run.start(envs, prior)
             run.learn()
-            if cfg.eval_split != 'train':  # else reuse the training envs: evaluate() reseeds them
+            # Both 'train': reuse the training envs (evaluate() reseeds them), as before.
+            if (cfg.train_split, cfg.eval_split) != ('train', 'train'):
                 envs.close()
                 envs = registry.make_vec_env(cfg.task, cfg.num_envs,
                                              cfg.seed + EVAL_SEED_OFFSET, split=cfg.eval_split,

@@ -51,9 +51,13 @@ def load_prior(folder: str, backend: str = 'torch', int8: bool = False,
     'torch' is the default everywhere training numbers are compared (the results study); the
     prior service chooses its own backend for serving (its `backend` parameter).
     """
+    from lago_ros.prior.load import load_prior as load_saved_prior
     from lago_ros.prior.model import ActionPrior
 
-    loaded = ActionPrior.from_pretrained(folder)
+    loaded = load_saved_prior(folder)  # a language-model ActionPrior or a baseline MLPPrior
+    if (backend == 'onnxruntime' or int8) and not isinstance(loaded, ActionPrior):
+        raise ValueError(f'{folder} holds an MLP prior: it runs with the torch backend in float '
+                         'only (prior_backend=torch, prior_int8=false)')
     if backend == 'onnxruntime':
         from lago_ros.prior.onnx_runtime import OnnxPrior
 

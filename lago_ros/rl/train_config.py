@@ -61,6 +61,11 @@ class TrainConfig:
     """episodes of the final deterministic evaluation"""
     eval_split: str = 'train'
     """instruction/goal split the evaluation envs draw from"""
+    train_split: str = 'train'
+    """
+    instruction split the training envs draw from ('test': the prior is queried only with
+    paraphrases it never saw). Unless both splits are 'train', evaluation runs on new envs built
+    with seed + EVAL_SEED_OFFSET, i.e. on goals that training never showed"""
 
     def __post_init__(self) -> None:
         """Keep `ppo.seed` equal to the run's seed; refuse budgets that cannot train."""
