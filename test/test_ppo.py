@@ -369,3 +369,24 @@ def test_a_file_that_is_no_checkpoint_gives_one_line(tmp_path, capsys, content):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and 'weights_only' not in err, err
     assert 'expected a file written by PPO.save' in err
+
+
+def test_checkpoints_from_before_the_guidance_split_load_and_resume_checks_them(tmp_path):
+    from lago_ros.rl.checkpoint import save_checkpoint
+    from lago_ros.rl.run import resume_conflicts
+
+    settings = dict(beta=0.2, beta_schedule='linear', kl_direction='forward')
+    agent = PPO(small_config(), make_envs(), guided(FakePrior(True), **settings)).learn(64)
+    state = agent.state_dict()
+    state['config'].update(state.pop('guidance')['config'])  # the layout of older checkpoints
+    save_checkpoint(tmp_path / 'old.pt', state)
+    resumed = PPO.load(tmp_path / 'old.pt', make_envs(), guided(FakePrior(True), **settings))
+    assert resumed.global_step == 64 and resumed.config == agent.config
+    from lago_ros.rl.checkpoint import load_checkpoint
+
+    same = ['ppo.num_steps=32', 'ppo.minibatch_size=32', 'ppo.update_epochs=2',
+            'ppo.learning_rate=1e-3', 'ppo.beta_schedule=linear', 'ppo.kl_direction=forward']
+    stored = load_checkpoint(tmp_path / 'old.pt')
+    assert resume_conflicts(stored, load_config(None, same + ['ppo.beta=0.2'])) == []
+    assert resume_conflicts(stored, load_config(None, same + ['ppo.beta=0.3'])) == [
+        'ppo.beta (0.2 -> 0.3)']
