@@ -1,320 +1,288 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
 """
-LaGO vs vanilla PPO on the same tasks, seeds and step budgets; writes docs/RESULTS.md and curves.
+The pre-registered LaGO vs PPO study (docs/evidence/PROTOCOL.md, settings in protocol.yaml).
 
-Per task: expert demonstrations -> a MiniLM prior (stage 1) -> PPO with beta = 0 and with the KL
-pull (stage 2), every seed. On the first task two more priors: a tiny randomly initialised
-transformer (the backbone comparison) and MiniLM fine-tuned with LoRA instead of frozen. Runs
-execute as separate processes (`--jobs` at a time, one torch thread each) and are skipped when
-their summary.json exists, so an interrupted study resumes.
+Stages, each skipped when its output exists, so an interrupted study resumes:
+1. expert demonstrations per task (and held-out-goal expert episodes);
+2. every prior of the protocol fitted on the same multi-task demos (the language prior's recipe
+   is config/prior.yaml; the baselines change only what the protocol says);
+3. the prior-quality harness on each prior (lago_ros.prior.quality): kept as JSON;
+4. PPO and LaGO runs, task by task, `--jobs` processes at a time with one thread each; each
+   finished run's summary.json and metrics.csv are copied under docs/evidence/runs/ (and
+   committed with --commit) as it lands.
+`--report-only` regenerates docs/RESULTS.md and its plots from docs/evidence/ alone.
 
-    python -m bench.evidence            # the full study (budgets in STUDY)
-    python -m bench.evidence --quick    # a smoke run of the same pipeline in a few minutes
+    python -m bench.evidence --priors-only       # stages 1-3
+    python -m bench.evidence --commit            # everything, final seeds
+    python -m bench.evidence --seeds tuning      # the same on the tuning seeds (kept apart)
+    python -m bench.evidence --report-only
 """
 
 import argparse
-import csv
 import dataclasses
 import json
 import logging
-import math
 import os
 from pathlib import Path
-import statistics
+import shutil
 import subprocess
 import sys
 import time
 from typing import Any
 
+import yaml
+
 LOG = logging.getLogger('evidence')
 ROOT = Path(__file__).resolve().parents[1]
-
-# Tail quantiles t(0.975, n-1) for 95% confidence intervals over seeds.
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
-
-
-@dataclasses.dataclass
-class TaskStudy:
-    """Budget and settings of one task in the study."""
-
-    task: str
-    steps: int
-    demo_episodes: int
-    ppo: dict
-    beta: float
-    metric: str
+KEPT = ROOT / 'docs' / 'evidence'
+PROTOCOL = KEPT / 'protocol.yaml'
+KEPT_FILES = ('summary.json', 'metrics.csv')
 
 
-META_PPO = {'num_steps': 512, 'update_epochs': 10, 'minibatch_size': 256,
-            'normalize_reward': False, 'reward_scale': 0.1, 'prior_states': 256}
-CLEVR_PPO = {'num_steps': 256, 'update_epochs': 4, 'minibatch_size': 256, 'ent_coef': 0.01,
-             'normalize_reward': False, 'reward_scale': 1.0, 'normalize_obs': False,
-             'prior_states': 256}
-STUDY = [
-    TaskStudy('reach-v3', 100_000, 10, META_PPO, 0.1,
-              'success at any step of a 500-step episode (deterministic policy)'),
-    TaskStudy('push-v3', 100_000, 10, META_PPO, 0.1,
-              'success at any step of a 500-step episode (deterministic policy)'),
-    TaskStudy('clevr-robot', 50_000, 150, CLEVR_PPO, 0.1,
-              'plain relation test holding at any step of a 50-step episode '
-              '(deterministic policy)'),
-]
-# The KL pull of LaGO runs: a BC prior is over-confident (its std collapses to the floor on the
-# demonstrations), so its std is floored at 0.3 on the PPO side, and beta decays linearly to 0 over
-# the budget: guidance early, free exploration late. (A first round with a 0.05 floor and constant
-# beta pulled reach-v3 below vanilla PPO: see the note in docs/RESULTS.md.)
-LAGO_PPO = {'min_prior_std': 0.3, 'beta_schedule': 'linear', 'beta_final': 0.0}
-SEEDS = (0, 1, 2)
-EVAL_EPISODES = 20
-CURVE_KEYS = ('charts/success_rate', 'charts/episodic_return')
-TABLE_HEADER = ('| task | method | prior | env steps | eval success | eval return | '
-                'train success | wall time / run |', '|---|---|---|---|---|---|---|---|')
+def load_protocol(path: Path = PROTOCOL) -> dict[str, Any]:
+    """Read the protocol; refuse one without the sections the study needs."""
+    protocol = yaml.safe_load(path.read_text(encoding='utf-8'))
+    missing = {'tasks', 'demos', 'heldout_demos', 'prior_eval', 'recipe', 'priors', 'rl',
+               'statistics'} - set(protocol)
+    if missing:
+        raise ValueError(f'{path} lacks {sorted(missing)}')
+    return protocol
 
 
-def _run(cmd: list[str], log_path: Path) -> subprocess.Popen:
+def _demo_dirs(work: Path, task: str) -> tuple[Path, Path]:
+    return work / 'demos' / task, work / 'heldout' / task
+
+
+def prepare_demos(protocol: dict[str, Any], work: Path) -> None:
+    """Collect each task's demonstrations and held-out-goal expert episodes."""
+    from lago_ros.data.demos import collect_demos
+
+    for index, task in enumerate(protocol['tasks']):
+        fitted, held = _demo_dirs(work, task)
+        extra = protocol['demos']['steps_after_success']
+        for folder, spec in ((fitted, protocol['demos']), (held, protocol['heldout_demos'])):
+            if not (folder / 'metadata.json').exists():
+                collect_demos(task, spec['episodes'], spec['seed'] + index, folder,
+                              progress=False, steps_after_success=extra, overwrite=True)
+
+
+def _load_demos(protocol: dict[str, Any], work: Path) -> tuple[dict, dict]:
+    from lago_ros.data.demos import load_demos
+
+    fitted, held = {}, {}
+    for task in protocol['tasks']:
+        fitted_dir, held_dir = _demo_dirs(work, task)
+        fitted[task], held[task] = load_demos(fitted_dir), load_demos(held_dir)
+    return fitted, held
+
+
+def prior_config(protocol: dict[str, Any], name: str, work: Path) -> tuple[Any, Any]:
+    """The (prior config, BC config) of prior `name`: the recipe plus the protocol's changes."""
+    from lago_ros.config import build
+    from lago_ros.prior.backbone import tiny_random_backbone
+    from lago_ros.prior.mlp import MLPPriorConfig
+    from lago_ros.prior.model import PriorConfig
+    from lago_ros.prior.train import BCConfig
+
+    recipe = yaml.safe_load((ROOT / protocol['recipe']).read_text(encoding='utf-8'))
+    change = protocol['priors'][name]
+    bc = build(BCConfig, {**recipe.get('bc', {}), **change.get('bc', {}), 'progress': False},
+               'bc.')
+    if change.get('kind') == 'mlp':
+        tasks = list(protocol['tasks']) if change.get('one_hot') else None
+        return MLPPriorConfig(task='suite', task_names=tasks), bc
+    fields = {**recipe.get('prior', {}), **change.get('prior', {}), 'task': 'suite'}
+    if fields.get('backbone') == 'tiny':
+        fields['backbone'] = str(tiny_random_backbone(work / 'tiny_backbone'))
+    return build(PriorConfig, fields, 'prior.'), bc
+
+
+def fit_priors(protocol: dict[str, Any], work: Path, keep: Path, names: list[str]) -> None:
+    """Fit each named prior on the merged demos unless saved; keep its BC history."""
+    from lago_ros.data.demos import merge_demos
+    from lago_ros.prior.train import train_prior
+
+    fitted, _ = _load_demos(protocol, work)
+    merged = merge_demos([fitted[task] for task in protocol['tasks']])
+    for name in names:
+        out = work / 'priors' / name
+        if (out / 'config.json').exists():
+            continue
+        config, bc = prior_config(protocol, name, work)
+        start = time.perf_counter()
+        LOG.info('fitting prior %s on %d transitions', name, len(merged))
+        _, history = train_prior(merged, config, bc, out)
+        seconds = time.perf_counter() - start
+        LOG.info('prior %s: %d epochs in %.0f s', name, len(history), seconds)
+        _write_json(keep / 'priors' / f'{name}.bc.json',
+                    {'prior': name, 'config': _plain(config), 'bc': _plain(bc),
+                     'history': history, 'seconds': seconds, 'transitions': len(merged)})
+
+
+def evaluate_priors(protocol: dict[str, Any], work: Path, keep: Path, names: list[str]) -> None:
+    """Run the quality harness on each prior unless its report is kept already."""
+    from lago_ros.prior.load import load_prior
+    from lago_ros.prior.quality import demo_goals, evaluate_prior, QualityConfig
+
+    fitted, held = _load_demos(protocol, work)
+    cfg = QualityConfig(tasks=list(protocol['tasks']), heldout=held,
+                        demo_goals={t: demo_goals(fitted[t]) for t in protocol['tasks']},
+                        episodes=protocol['prior_eval']['episodes'],
+                        seed=protocol['prior_eval']['seed'])
+    for name in names:
+        path = keep / 'priors' / f'{name}.json'
+        if path.exists():
+            continue
+        LOG.info('prior quality: %s', name)
+        report = evaluate_prior(load_prior(work / 'priors' / name), cfg,
+                                log=lambda line, n=name: LOG.info('%s %s', n, line))
+        report['prior'] = name
+        _write_json(path, report)
+
+
+def run_specs(protocol: dict[str, Any], work: Path, seeds: str) -> list[dict[str, Any]]:
+    """Every RL run: task x arm x seed, tasks in the protocol's run order."""
+    rl = protocol['rl']
+    specs = []
+    for task in rl['order']:
+        for arm, prior in rl['arms'].items():
+            for seed in rl['seeds'][seeds]:
+                run_dir = work / 'runs' / seeds / task / arm / f'seed{seed}'
+                overrides = [f'task={task}', f'seed={seed}', f'total_timesteps={rl["budget"]}',
+                             f'num_envs={rl["num_envs"]}', f'vector_env={rl["vector_env"]}',
+                             f'train_split={rl["train_split"]}', f'run_dir={run_dir}',
+                             f'eval_episodes={rl["eval"]["episodes"]}',
+                             f'eval_split={rl["eval"]["split"]}']
+                overrides += [f'ppo.{k}={v}' for k, v in rl['ppo'].items()]
+                if prior is None:
+                    overrides.append('ppo.beta=0.0')
+                else:
+                    overrides.append(f'prior={work / "priors" / prior}')
+                    overrides += [f'ppo.{k}={v}' for k, v in rl['guidance'].items()]
+                specs.append({'task': task, 'arm': arm, 'seed': seed, 'prior': prior,
+                              'seeds': seeds, 'run_dir': run_dir, 'overrides': overrides})
+    return specs
+
+
+def kept_dir(keep: Path, spec: dict[str, Any]) -> Path:
+    """Where a run's kept files live in git."""
+    folder = keep / 'runs' / spec['task'] / spec['arm'] / f'seed{spec["seed"]}'
+    return folder if spec['seeds'] == 'final' else keep / 'tuning' / folder.relative_to(keep)
+
+
+def keep_run(spec: dict[str, Any], keep: Path, commit: bool) -> None:
+    """Copy a finished run's summary and curve into git (and commit them if asked)."""
+    target = kept_dir(keep, spec)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in KEPT_FILES:
+        shutil.copyfile(spec['run_dir'] / name, target / name)
+    summary = json.loads((target / 'summary.json').read_text())
+    for key in ('run_dir', 'checkpoint', 'prior'):  # machine-specific paths
+        summary.pop(key, None)
+    summary['arm'], summary['prior_name'] = spec['arm'], spec['prior']
+    _write_json(target / 'summary.json', summary)
+    if commit:
+        repo = keep
+        while not (repo / '.git').exists() and repo != repo.parent:
+            repo = repo.parent
+        message = f'evidence: {spec["task"]} {spec["arm"]} seed {spec["seed"]} ({spec["seeds"]})'
+        for _ in range(10):  # others may hold the index lock for a moment
+            added = subprocess.run(['git', 'add', str(target)], cwd=repo, capture_output=True)
+            done = added.returncode == 0 and subprocess.run(
+                ['git', 'commit', '-q', '-m', message, '--', str(target)], cwd=repo,
+                capture_output=True).returncode == 0
+            if done:
+                return
+            time.sleep(3)
+        LOG.warning('could not commit %s; it stays on disk and is committed with the next run',
+                    target)
+
+
+def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONPATH=str(ROOT))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(cmd, stdout=open(log_path, 'w'), stderr=subprocess.STDOUT, env=env,
                             cwd=ROOT)
 
 
-# Priors compared: backbone ('tiny' = a randomly initialised 2-layer BERT), fine-tuning mode and
-# attention. The first round's priors were fitted with full attention (PriorConfig.attention
-# 'full'); 'minilm-prefix' is the same prior with the prefix attention that became the default.
-PRIORS = {'minilm': ('minilm', 'frozen', 'full'), 'tiny': ('tiny', 'frozen', 'full'),
-          'minilm-lora': ('minilm', 'lora', 'full'),
-          'minilm-prefix': ('minilm', 'frozen', 'prefix')}
-PRIOR_NAMES = {'minilm': 'all-MiniLM-L6-v2 (pretrained, 22.7M), frozen',
-               'tiny': 'tiny BERT (random init, 2 layers, 32 wide), frozen',
-               'minilm-lora': 'all-MiniLM-L6-v2 (pretrained, 22.7M), LoRA r=8',
-               'minilm-prefix': 'all-MiniLM-L6-v2 (pretrained, 22.7M), frozen, prefix '
-                                'attention (the default)'}
-
-
-def prepare_prior(study: TaskStudy, work: Path, prior: str, quick: bool) -> Path:
-    """Collect demonstrations and fit the prior for `study.task` unless already on disk."""
-    from lago_ros.data.demos import collect_demos, load_demos
-    from lago_ros.prior.backbone import tiny_random_backbone
-    from lago_ros.prior.model import PriorConfig
-    from lago_ros.prior.train import BCConfig, train_prior
-
-    demos = work / study.task / 'demos'
-    if not (demos / 'metadata.json').exists():
-        collect_demos(study.task, 3 if quick else study.demo_episodes, seed=10_000,
-                      out_dir=demos, overwrite=True)
-    prior_dir = work / study.task / f'prior_{prior}'
-    backbone, mode, attention = PRIORS[prior]
-    if not (prior_dir / 'config.json').exists():
-        path = None
-        if backbone == 'tiny':
-            path = str(tiny_random_backbone(work / 'tiny_backbone'))
-        start = time.perf_counter()
-        _, history = train_prior(load_demos(demos),
-                                 PriorConfig(task=study.task, backbone=path, mode=mode,
-                                             attention=attention),
-                                 BCConfig(epochs=2 if quick else 15, patience=4, seed=0,
-                                          select_by='metric'),
-                                 out_dir=prior_dir)
-        LOG.info('prior %s for %s: %d epochs in %.0f s', prior, study.task, len(history),
-                 time.perf_counter() - start)
-    return prior_dir
-
-
-def run_specs(work: Path, quick: bool) -> list[dict[str, Any]]:
-    """Every training run of the study: task x method x seed."""
-    specs = []
-    for index, study in enumerate(STUDY):
-        steps = 4096 if quick else study.steps
-        methods = [('ppo', None, 0.0), ('lago', 'minilm', study.beta)]
-        if index == 0:
-            methods += [('lago-tiny', 'tiny', study.beta),
-                        ('lago-lora', 'minilm-lora', study.beta),
-                        ('lago-prefix', 'minilm-prefix', study.beta)]
-        for method, prior, beta in methods:
-            for seed in SEEDS[:1] if quick else SEEDS:
-                run_dir = work / study.task / f'{method}-seed{seed}'
-                overrides = [f'task={study.task}', f'seed={seed}', f'total_timesteps={steps}',
-                             f'run_dir={run_dir}', f'eval_episodes={EVAL_EPISODES}',
-                             f'ppo.beta={beta}']
-                overrides += [f'ppo.{k}={v}' for k, v in study.ppo.items()]
-                if prior:
-                    overrides.append(f'prior={work / study.task / f"prior_{prior}"}')
-                    overrides += [f'ppo.{k}={v}' for k, v in LAGO_PPO.items()]
-                    overrides.append(f'ppo.beta_decay_steps={steps}')
-                specs.append({'task': study.task, 'method': method, 'seed': seed,
-                              'prior': prior, 'run_dir': run_dir,
-                              'overrides': overrides})
-    return specs
-
-
-def run_all(specs: list[dict[str, Any]], jobs: int) -> None:
-    """Run the specs whose summary.json is missing, `jobs` processes at a time."""
-    pending = [s for s in specs if not (s['run_dir'] / 'summary.json').exists()]
+def run_all(specs: list[dict[str, Any]], jobs: int, keep: Path, commit: bool) -> None:
+    """Run the specs whose kept summary is missing, `jobs` processes at a time."""
+    pending = [s for s in specs if not (kept_dir(keep, s) / 'summary.json').exists()]
     running: list[tuple[dict, subprocess.Popen]] = []
     start, done = time.perf_counter(), 0
     while pending or running:
         while pending and len(running) < jobs:
             spec = pending.pop(0)
+            if (spec['run_dir'] / 'summary.json').exists():  # finished, not yet kept
+                keep_run(spec, keep, commit)
+                continue
             cmd = [sys.executable, '-m', 'lago_ros.rl.experiment', '-', *spec['overrides']]
-            running.append((spec, _run(cmd, spec['run_dir'].with_suffix('.log'))))
-            LOG.info('started %s %s seed %d', spec['task'], spec['method'], spec['seed'])
+            log = spec['run_dir'].parent / f'{spec["run_dir"].name}.log'
+            running.append((spec, _spawn(cmd, log)))
+            LOG.info('started %s %s seed %d', spec['task'], spec['arm'], spec['seed'])
         time.sleep(2)
         for spec, proc in list(running):
             if proc.poll() is None:
                 continue
             running.remove((spec, proc))
-            done += 1
             if proc.returncode != 0:
-                raise RuntimeError(f"run {spec['run_dir']} failed; see "
-                                   f"{spec['run_dir'].with_suffix('.log')}")
+                raise RuntimeError(f'run {spec["run_dir"]} failed (exit {proc.returncode}); see '
+                                   f'{spec["run_dir"]}.log')
+            keep_run(spec, keep, commit)
+            done += 1
             elapsed = time.perf_counter() - start
             left = len(pending) + len(running)
-            LOG.info('finished %s %s seed %d (%d done, %d left, ETA %.0f min)', spec['task'],
-                     spec['method'], spec['seed'], done, left, elapsed / done * left / 60)
+            LOG.info('finished %s %s seed %d: %d done, %d left, %.1f min/run, ETA %.0f min',
+                     spec['task'], spec['arm'], spec['seed'], done, left, elapsed / done / 60,
+                     elapsed / done * left / 60 / max(1, jobs) * jobs)
 
 
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and 95% confidence half-width (Student t over seeds; 0 for one value)."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, T_975[len(values) - 1] * statistics.stdev(values) / math.sqrt(len(values))
+def _plain(obj: Any) -> Any:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
-def curve(run_dir: Path, key: str) -> tuple[list[float], list[float]]:
-    """Return (steps, values) of one metric from a run's metrics.csv, skipping empty cells."""
-    steps, values = [], []
-    with open(run_dir / 'metrics.csv') as handle:
-        for row in csv.DictReader(handle):
-            if row.get(key) not in (None, '', 'nan'):
-                steps.append(float(row['global_step']))
-                values.append(float(row[key]))
-    return steps, values
+def _write_json(path: Path, data: Any) -> None:
+    from lago_ros.utils import atomic_write
 
-
-def plot_curves(specs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One PNG per task: training success rate and return vs env steps, mean over seeds."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    paths = []
-    for task in dict.fromkeys(s['task'] for s in specs):
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        for method in dict.fromkeys(s['method'] for s in specs if s['task'] == task):
-            runs = [s for s in specs if s['task'] == task and s['method'] == method]
-            for ax, key in zip(axes, CURVE_KEYS, strict=True):
-                series = [curve(s['run_dir'], key) for s in runs]
-                series = [s for s in series if s[0]]
-                if not series:
-                    continue
-                grid = np.linspace(0, min(s[0][-1] for s in series), 50)
-                ys = np.array([np.interp(grid, s[0], s[1]) for s in series])
-                ax.plot(grid, ys.mean(0), label=f'{method} (n={len(series)})')
-                ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2)
-                ax.set_xlabel('env steps')
-                ax.set_ylabel(key.split('/')[-1])
-        axes[0].legend()
-        fig.suptitle(f'{task}: training curves (mean, band = min..max over seeds)')
-        fig.tight_layout()
-        path = out_dir / f'results_{task}.png'
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        paths.append(path)
-    return paths
-
-
-def summary_rows(specs: list[dict[str, Any]]) -> list[str]:
-    """Markdown table rows, one per (task, method): means and 95% CIs over seeds."""
-    rows = []
-    for key in dict.fromkeys((s['task'], s['method']) for s in specs):
-        runs = [s for s in specs if (s['task'], s['method']) == key]
-        sums = [json.loads((s['run_dir'] / 'summary.json').read_text()) for s in runs]
-        success = mean_ci([x['eval']['success_rate'] for x in sums])
-        ret = mean_ci([x['eval']['mean_return'] for x in sums])
-        train_success = mean_ci([x['train_success_rate'] or 0.0 for x in sums])
-        wall = statistics.fmean(x['train_seconds'] for x in sums)
-        name = PRIOR_NAMES.get(runs[0]['prior'], '-')
-        rows.append(f'| {key[0]} | {key[1]} | {name} | {sums[0]["global_step"]:,} | '
-                    f'{success[0]:.2f} ± {success[1]:.2f} | {ret[0]:.1f} ± {ret[1]:.1f} | '
-                    f'{train_success[0]:.2f} ± {train_success[1]:.2f} | {wall:.0f} s |')
-    return rows
-
-
-def earlier_specs(folder: Path) -> list[dict[str, Any]]:
-    """Specs of the finished runs in an earlier round's folder (<task>/<method>-seed<n>)."""
-    specs = []
-    for summary in sorted(folder.glob('*/*-seed*/summary.json')):
-        run_dir = summary.parent
-        method = run_dir.name.rsplit('-seed', 1)[0]
-        specs.append({'task': run_dir.parent.name, 'method': method, 'run_dir': run_dir,
-                      'prior': {'ppo': None, 'lago-tiny': 'tiny'}.get(method, 'minilm')})
-    return specs
-
-
-def write_report(specs: list[dict[str, Any]], out: Path, quick: bool,
-                 earlier: list[tuple[Path, str]] = ()) -> None:
-    """Aggregate summaries into a Markdown table with 95% CIs, plus curves."""
-    images = out.parent / 'images'
-    images.mkdir(parents=True, exist_ok=True)
-    plots = plot_curves(specs, images)
-    study = {s.task: s for s in STUDY}
-    lines = ['# Results: LaGO vs vanilla PPO', '',
-             f'Generated by `python -m bench.evidence{" --quick" if quick else ""}` on '
-             f'{time.strftime("%Y-%m-%d")} ({os.cpu_count()} CPU cores, no GPU). Every number '
-             'comes from the run folders under the study\'s work directory.', '',
-             f'Seeds {list(SEEDS[:1] if quick else SEEDS)}, evaluation over {EVAL_EPISODES} '
-             'episodes per seed with the deterministic policy; ± is the 95% confidence '
-             'half-width over seeds (Student t). "Train success" is the rolling success rate '
-             'of the last training episodes (stochastic policy, success at any step).', '',
-             *TABLE_HEADER]
-    lines += summary_rows(specs)
-    lines += ['', 'Success metric per task:', '']
-    tasks = dict.fromkeys(s['task'] for s in specs)
-    lines += [f'- {task}: {study[task].metric}' for task in tasks]
-    lines += ['', 'Settings: PPO ' + ', '.join(f'{k}={v}' for k, v in META_PPO.items())
-              + ' (Meta-World), ' + ', '.join(f'{k}={v}' for k, v in CLEVR_PPO.items())
-              + ' (CLEVR-Robot), 4 envs; LaGO adds beta=' + str(STUDY[0].beta) + ', '
-              + ', '.join(f'{k}={v}' for k, v in LAGO_PPO.items())
-              + ', beta_decay_steps=budget; priors: k=4 soft tokens, '
-              'behaviour cloning on the demonstrations listed per task '
-              f'({", ".join(f"{s.task}: {s.demo_episodes} episodes" for s in STUDY)}).']
-    for folder, description in earlier:
-        lines += ['', f'## Earlier round: {description}', '', f'Runs in `{folder}`.', '',
-                  *TABLE_HEADER]
-        lines += summary_rows(earlier_specs(folder))
-    lines += ['', '## Curves', ''] + [f'![{p.stem}](images/{p.name})' for p in plots]
-    with open(out, 'w') as handle:
-        handle.write('\n'.join(lines) + '\n')
-    LOG.info('wrote %s', out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, 'w') as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.write('\n')
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run (or resume) the study and write the report."""
+    """Run (or resume) the study, then write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument('--quick', action='store_true', help='tiny budgets: a smoke run')
-    parser.add_argument('--work', type=Path, default=ROOT / 'runs' / 'evidence')
-    parser.add_argument('--out', type=Path, default=ROOT / 'docs' / 'RESULTS.md')
+    parser.add_argument('--work', type=Path, default=ROOT / 'runs' / 'evidence_v2',
+                        help='demos, priors and run folders (not kept in git)')
+    parser.add_argument('--keep', type=Path, default=KEPT,
+                        help='where kept results go (docs/evidence of a checkout)')
+    parser.add_argument('--seeds', choices=('final', 'tuning'), default='final')
+    parser.add_argument('--tasks', nargs='*', help='only these tasks (default: the protocol\'s)')
     parser.add_argument('--jobs', type=int, default=2, help='runs in parallel')
-    parser.add_argument('--report-only', action='store_true', help='aggregate existing runs')
-    parser.add_argument('--earlier', nargs=2, action='append', default=[],
-                        metavar=('FOLDER', 'DESCRIPTION'),
-                        help='also tabulate an earlier round of runs (FOLDER/<task>/<run>)')
+    parser.add_argument('--priors-only', action='store_true', help='stop after the harness')
+    parser.add_argument('--commit', action='store_true', help='git-commit each kept result')
+    parser.add_argument('--report-only', action='store_true', help='only regenerate the report')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
     os.environ.setdefault('MUJOCO_GL', 'egl')
-    work = args.work / 'quick' if args.quick else args.work
-    specs = run_specs(work, args.quick)
+    from bench.evidence_report import write_results
+
+    protocol = load_protocol(args.keep / 'protocol.yaml')
     if not args.report_only:
-        for prior in dict.fromkeys(s['prior'] for s in specs if s['prior']):
-            for study in STUDY:
-                if any(s['prior'] == prior and s['task'] == study.task for s in specs):
-                    prepare_prior(study, work, prior, args.quick)
-        run_all(specs, args.jobs)
-    write_report(specs, args.out, args.quick, [(Path(f), d) for f, d in args.earlier])
+        import torch
+
+        torch.set_num_threads(1)
+        names = list(protocol['priors'])
+        prepare_demos(protocol, args.work)
+        fit_priors(protocol, args.work, args.keep, names)
+        evaluate_priors(protocol, args.work, args.keep, names)
+        if not args.priors_only:
+            specs = [s for s in run_specs(protocol, args.work, args.seeds)
+                     if not args.tasks or s['task'] in args.tasks]
+            run_all(specs, args.jobs, args.keep, args.commit)
+    write_results(args.keep, ROOT / 'docs' / 'RESULTS.md', ROOT / 'docs' / 'images')
     return 0
 
 
