@@ -15,6 +15,7 @@ Stages, each skipped when its output exists, so an interrupted study resumes:
 
     python -m bench.evidence --priors-only       # stages 1-3
     python -m bench.evidence --commit            # everything, final seeds
+    python -m bench.evidence --runs-only --commit  # stage 4 alongside a --priors-only process
     python -m bench.evidence --seeds tuning      # the same on the tuning seeds (kept apart)
     python -m bench.evidence --report-only
 """
@@ -161,7 +162,8 @@ def run_specs(protocol: dict[str, Any], work: Path, seeds: str) -> list[dict[str
                     overrides.append(f'prior={work / "priors" / prior}')
                     overrides += [f'ppo.{k}={v}' for k, v in rl['guidance'].items()]
                 specs.append({'task': task, 'arm': arm, 'seed': seed, 'prior': prior,
-                              'seeds': seeds, 'run_dir': run_dir, 'overrides': overrides})
+                              'prior_dir': work / 'priors' / str(prior), 'seeds': seeds,
+                              'run_dir': run_dir, 'overrides': overrides})
     return specs
 
 
@@ -212,8 +214,12 @@ def run_all(specs: list[dict[str, Any]], jobs: int, keep: Path, commit: bool) ->
     running: list[tuple[dict, subprocess.Popen]] = []
     start, done = time.perf_counter(), 0
     while pending or running:
-        while pending and len(running) < jobs:
-            spec = pending.pop(0)
+        # A LaGO run waits until its prior is fitted (the prior stage may run alongside).
+        ready = [s for s in pending
+                 if s['prior'] is None or (s['prior_dir'] / 'config.json').exists()]
+        while ready and len(running) < jobs:
+            spec = ready.pop(0)
+            pending.remove(spec)
             if (spec['run_dir'] / 'summary.json').exists():  # finished, not yet kept
                 keep_run(spec, keep, commit)
                 continue
@@ -262,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--tasks', nargs='*', help='only these tasks (default: the protocol\'s)')
     parser.add_argument('--jobs', type=int, default=2, help='runs in parallel')
     parser.add_argument('--priors-only', action='store_true', help='stop after the harness')
+    parser.add_argument('--runs-only', action='store_true',
+                        help='skip the prior stages (run them in another process)')
     parser.add_argument('--commit', action='store_true', help='git-commit each kept result')
     parser.add_argument('--report-only', action='store_true', help='only regenerate the report')
     args = parser.parse_args(argv)
@@ -274,10 +282,14 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
-        names = list(protocol['priors'])
+        # Priors the RL arms need come first (MLPs, quick, before language models).
+        arm_priors = set(protocol['rl']['arms'].values())
+        names = sorted(protocol['priors'], key=lambda n: (
+            n not in arm_priors, protocol['priors'][n].get('kind') != 'mlp'))
         prepare_demos(protocol, args.work)
-        fit_priors(protocol, args.work, args.keep, names)
-        evaluate_priors(protocol, args.work, args.keep, names)
+        if not args.runs_only:
+            fit_priors(protocol, args.work, args.keep, names)
+            evaluate_priors(protocol, args.work, args.keep, names)
         if not args.priors_only:
             specs = [s for s in run_specs(protocol, args.work, args.seeds)
                      if not args.tasks or s['task'] in args.tasks]
