@@ -18,7 +18,8 @@ from lago_ros.config import build, coerce, ConfigError, load_yaml
 LOG = logging.getLogger('lago.run')
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'run.yaml'
 LAUNCH_FILE = 'train.launch.xml'
-SECTIONS = {'task', 'seed', 'work_dir', 'demos', 'prior', 'bc', 'launch'}
+SECTIONS = {'task', 'seed', 'work_dir', 'demos', 'recipe', 'prior', 'bc', 'launch'}
+DEMO_KEYS = {'episodes', 'steps_after_success'}
 
 
 def load_job_config(path: Optional[str], overrides: Sequence[str] = ()) -> dict[str, Any]:
@@ -45,13 +46,21 @@ class JobPlan:
         self.seed = coerce('seed', cfg.get('seed', 0), int)
         self.work = Path(coerce('work_dir', cfg.get('work_dir', 'runs/main'), str)).resolve()
         demos = cfg.get('demos', {})
-        if not isinstance(demos, dict) or set(demos) - {'episodes'}:
-            raise ConfigError(f'demos must be a mapping with the key episodes, got {demos!r}')
+        if not isinstance(demos, dict) or set(demos) - DEMO_KEYS:
+            raise ConfigError(f'demos must be a mapping with keys {sorted(DEMO_KEYS)}, '
+                              f'got {demos!r}')
         self.episodes = coerce('demos.episodes', demos.get('episodes', 10), int)
-        if self.episodes < 1:
-            raise ConfigError(f'demos.episodes is {self.episodes}; expected a positive integer')
-        self.prior = build(PriorConfig, {'task': self.task, **_mapping(cfg, 'prior')}, 'prior.')
-        self.bc = build(BCConfig, {'seed': self.seed, **_mapping(cfg, 'bc')}, 'bc.')
+        self.steps_after_success = coerce('demos.steps_after_success',
+                                          demos.get('steps_after_success', 0), int)
+        if self.episodes < 1 or self.steps_after_success < 0:
+            raise ConfigError(f'demos.episodes is {self.episodes} and steps_after_success '
+                              f'{self.steps_after_success}; expected >= 1 and >= 0')
+        # The prior recipe (config/prior.yaml) is the base; this file's prior/bc only override.
+        recipe = _recipe(cfg.get('recipe'))
+        self.prior = build(PriorConfig, {'task': self.task, **_mapping(recipe, 'prior'),
+                                         **_mapping(cfg, 'prior')}, 'prior.')
+        self.bc = build(BCConfig, {'seed': self.seed, **_mapping(recipe, 'bc'),
+                                   **_mapping(cfg, 'bc')}, 'bc.')
         self.demos_dir = self.work / f'demos-{self.task}'
         self.prior_dir = self.work / f'prior-{self.task}'
         self.launch_arguments = {
@@ -71,10 +80,27 @@ def _mapping(cfg: Dict[str, Any], name: str) -> Dict[str, Any]:
     return value
 
 
-def _installed_config() -> Path:
+def _installed_config(name: str = 'run.yaml') -> Path:
     from ament_index_python.packages import get_package_share_directory
 
-    return Path(get_package_share_directory('lago_ros')) / 'config' / 'run.yaml'
+    return Path(get_package_share_directory('lago_ros')) / 'config' / name
+
+
+def _recipe(path: Optional[str]) -> Dict[str, Any]:
+    """The prior recipe's prior/bc sections (None: none); config/ paths fall back to the share."""
+    if path is None:
+        return {}
+    file = Path(path)
+    if not file.is_absolute():
+        source = DEFAULT_CONFIG.parents[1] / file
+        file = source if source.is_file() else _installed_config(file.name)
+    if not file.is_file():
+        raise ConfigError(f'recipe {path} does not exist; expected e.g. config/prior.yaml')
+    data = load_yaml(file)
+    unknown = sorted(set(data) - {'prior', 'bc'})
+    if unknown:
+        raise ConfigError(f'recipe {path} has unknown section(s) {unknown}; expected prior, bc')
+    return data
 
 
 def run_main_job(config: Optional[str] = None, overrides: Sequence[str] = ()) -> int:
@@ -87,7 +113,7 @@ def run_main_job(config: Optional[str] = None, overrides: Sequence[str] = ()) ->
     if not (plan.demos_dir / 'metadata.json').exists():
         LOG.info('stage 0: collecting expert demonstrations of %s', plan.task)
         collect_demos(plan.task, plan.episodes, seed=plan.seed + 10_000, out_dir=plan.demos_dir,
-                      overwrite=True)
+                      overwrite=True, steps_after_success=plan.steps_after_success)
     if not (plan.prior_dir / 'config.json').exists():
         LOG.info('stage 1: fitting the action prior on %s', plan.demos_dir)
         train_prior(load_demos(plan.demos_dir), plan.prior, plan.bc, out_dir=plan.prior_dir)

@@ -155,3 +155,21 @@ def test_harness_reports_every_condition_and_the_mismatch_costs_likelihood(demos
         evaluate_prior(prior, QualityConfig(
             tasks=TASKS, heldout=fitted, demo_goals={t: demo_goals(fitted[t]) for t in TASKS},
             episodes=0), log=lambda line: None)
+
+
+def test_make_run_uses_the_one_recipe_with_a_smaller_budget():
+    from pathlib import Path
+
+    import yaml
+
+    from lago_ros.main_job import JobPlan, load_job_config
+
+    root = Path(__file__).resolve().parents[1]
+    recipe = yaml.safe_load((root / 'config' / 'prior.yaml').read_text())
+    plan = JobPlan(load_job_config(str(root / 'config' / 'run.yaml')))
+    for key, value in recipe['prior'].items():
+        assert getattr(plan.prior, key) == value, key
+    assert plan.bc.select_by == recipe['bc']['select_by']
+    assert plan.bc.group_by_instruction is recipe['bc']['group_by_instruction']
+    assert plan.bc.epochs < recipe['bc']['epochs']
+    assert plan.steps_after_success == 20
