@@ -52,9 +52,11 @@ class JobPlan:
         self.episodes = coerce('demos.episodes', demos.get('episodes', 10), int)
         self.steps_after_success = coerce('demos.steps_after_success',
                                           demos.get('steps_after_success', 0), int)
-        if self.episodes < 1 or self.steps_after_success < 0:
-            raise ConfigError(f'demos.episodes is {self.episodes} and steps_after_success '
-                              f'{self.steps_after_success}; expected >= 1 and >= 0')
+        if self.episodes < 1:
+            raise ConfigError(f'demos.episodes is {self.episodes}; expected a positive integer')
+        if self.steps_after_success < 0:
+            raise ConfigError(f'demos.steps_after_success is {self.steps_after_success}; '
+                              'expected >= 0')
         # The prior recipe (config/prior.yaml) is the base; this file's prior/bc only override.
         recipe = _recipe(cfg.get('recipe'))
         self.prior = build(PriorConfig, {'task': self.task, **_mapping(recipe, 'prior'),

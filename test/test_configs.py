@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lago_ros.envs.registry import get_task
-from lago_ros.main_job import load_job_config
+from lago_ros.main_job import JobPlan, load_job_config
 from lago_ros.prior.model import PriorConfig
 from lago_ros.prior.train import BCConfig
 from lago_ros.rl.experiment import ConfigError, load_config
@@ -38,8 +38,8 @@ def test_main_job_config_and_its_overrides():
     cfg = load_job_config(str(CONFIG / 'run.yaml'), ['launch.total_timesteps=2048'])
     assert get_task(cfg['task'])
     assert cfg['launch']['total_timesteps'] == 2048
-    PriorConfig(**cfg['prior'])
-    BCConfig(**cfg['bc'])
+    plan = JobPlan(cfg)  # run.yaml's bc overrides the recipe's (config/prior.yaml)
+    assert isinstance(plan.prior, PriorConfig) and isinstance(plan.bc, BCConfig)
     with pytest.raises(ConfigError, match='unknown key'):
         load_job_config(str(CONFIG / 'run.yaml'), ['bogus=1'])
 
