@@ -173,3 +173,45 @@ def test_make_run_uses_the_one_recipe_with_a_smaller_budget():
     assert plan.bc.group_by_instruction is recipe['bc']['group_by_instruction']
     assert plan.bc.epochs < recipe['bc']['epochs']
     assert plan.steps_after_success == 20
+
+
+def test_state_skip_prior_runs_in_onnx_runtime_as_in_torch(tmp_path):
+    from lago_ros.prior.onnx_runtime import OnnxPrior
+
+    backbone = tiny_random_backbone(tmp_path / 'tiny')
+    torch.manual_seed(1)
+    prior = ActionPrior(PriorConfig(obs_dim=39, action_type='continuous', action_dim=4,
+                                    backbone=str(backbone), head_input='soft+state')).eval()
+    obs = np.random.default_rng(0).normal(size=(7, 39)).astype(np.float32)
+    texts = ['push the puck to the goal', 'reach the goal']
+    for text in texts:
+        expected = prior.predict(obs, [text])
+        got = OnnxPrior(prior).predict(obs, [text])
+        assert np.allclose(got.mean, expected.mean, atol=1e-5)
+        assert np.allclose(got.std, expected.std, atol=1e-5)
+
+
+def test_prior_eval_command_reports_held_out_conditions(demos, tmp_path, capsys):
+    from lago_ros.cli import main
+
+    fitted, _ = demos
+    prior_dir = tmp_path / 'mlp'
+    train_prior(merge_demos([fitted[t] for t in TASKS]), MLPPriorConfig(),
+                BCConfig(epochs=2, progress=False), prior_dir)
+    folders = []
+    for task in TASKS:
+        folder = tmp_path / f'demos-{task}'
+        collect_demos(task, 1, 50_000 + len(folders), folder, progress=False)
+        folders.append(str(folder))
+    out = tmp_path / 'report.json'
+    assert main(['prior-eval', str(prior_dir), '--demos', *folders, '--episodes', '1',
+                 '--heldout-episodes', '1', '--out', str(out)]) == 0
+    import json
+
+    report = json.loads(out.read_text())
+    assert set(report['mean']) == {'train', 'test', 'mismatch'}
+    # A prior with no task input answers every instruction alike.
+    for task in TASKS:
+        rows = report['tasks'][task]
+        assert rows['train']['mse'] == pytest.approx(rows['mismatch']['mse'])
+    assert 'mismatch:' in capsys.readouterr().out
