@@ -1,6 +1,6 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Tests of the ONNX Runtime prior: the same distributions as torch, per instruction length."""
+"""Tests of the ONNX Runtime prior: the same distributions as torch, a bounded set of graphs."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ import torch
 from transformers import LlamaConfig, LlamaModel
 
 from lago_ros.prior.backbone import load_backbone, tiny_random_backbone
-from lago_ros.prior.model import ActionPrior, PriorConfig, PriorConfigError
-from lago_ros.prior.onnx_runtime import OnnxPrior
+from lago_ros.prior.model import ActionPrior, PriorConfig, PriorConfigError, PriorInputError
+from lago_ros.prior.onnx_runtime import bucket_for, OnnxPrior, prefix_buckets
 
 TEXTS = ('move the red ball to the left of the blue ball', 'push it', 'reach the goal')
 
@@ -33,23 +33,63 @@ def make_prior(tiny: str, action_type: str, decoder: bool = False, **fields) -> 
     return ActionPrior(config, backbone, tokenizer).eval()
 
 
+def text_of(tokens: int) -> str:
+    """An instruction of `tokens` tokens with the tiny tokenizer ([CLS] push ... push [SEP])."""
+    return ' '.join(['push'] * (tokens - 2))
+
+
+def prefix_length(prior: ActionPrior, text: str) -> int:
+    return prior.token_count(text) - prior.config.num_soft_tokens
+
+
 @pytest.mark.parametrize('action_type,decoder', [('continuous', False), ('discrete', False),
                                                  ('continuous', True)])
-def test_onnx_prior_matches_torch_for_every_batch_and_instruction(
+def test_padded_onnx_prior_matches_torch_for_every_batch_and_length(
         tiny: str, action_type: str, decoder: bool) -> None:
     prior = make_prior(tiny, action_type, decoder)
     fast = OnnxPrior(prior)
+    assert fast.buckets == (16, 32)
     rng = np.random.default_rng(0)
     names = ('logits',) if action_type == 'discrete' else ('mean', 'std')
+    # Both ends of each bucket, the exact fit included, and mixed lengths in one batch.
+    texts = (*TEXTS, text_of(3), text_of(15), text_of(16), text_of(17), text_of(32))
+    assert {prefix_length(prior, t) for t in texts} >= {3, 15, 16, 17, 32}
     for batch in (1, 7):
         obs = rng.normal(size=(batch, 6)).astype(np.float32) * 3
-        texts = [TEXTS[i % 3] for i in range(batch)]
-        expected, got = prior.predict(obs, texts), fast.predict(obs, texts)
-        for name in names:
-            np.testing.assert_allclose(getattr(got, name), getattr(expected, name), atol=1e-5)
-    # One graph per distinct instruction length, shared by instructions of that length.
-    lengths = {len(prior._token_ids(text)) for text in TEXTS}
-    assert set(fast._sessions) == lengths
+        batches = [[texts[(i + j) % len(texts)] for i in range(batch)]
+                   for j in range(len(texts))]
+        for instructions in batches:
+            expected, got = prior.predict(obs, instructions), fast.predict(obs, instructions)
+            for name in names:
+                np.testing.assert_allclose(getattr(got, name), getattr(expected, name),
+                                           atol=1e-5)
+    assert fast.graphs == 2
+
+
+def test_graphs_and_cached_prefixes_stay_bounded_across_many_lengths(tiny: str) -> None:
+    prior = make_prior(tiny, 'continuous')
+    one = OnnxPrior(prior)._prefix_feeds(text_of(20))  # one instruction's padded feeds
+    budget = 3 * sum(array.nbytes for array in one[0].values())
+    fast = OnnxPrior(prior, buckets=(8, 16, 32), cache_bytes=budget)
+    fast.warm()
+    assert fast.graphs == 3
+    obs = np.random.default_rng(2).normal(size=(2, 6)).astype(np.float32)
+    for tokens in range(3, 60):  # beyond 32 the prior cuts the instruction to 32 tokens
+        text = text_of(tokens)
+        got, expected = fast.predict(obs, [text]), prior.predict(obs, [text])
+        np.testing.assert_allclose(got.mean, expected.mean, atol=1e-5)
+        assert fast.graphs == 3 and fast._feeds.total <= budget
+    assert len(fast._feeds) <= 3
+
+
+def test_prefix_buckets_cover_the_instruction_limit() -> None:
+    assert prefix_buckets(32) == (16, 32)
+    assert prefix_buckets(64) == (16, 32, 64)
+    assert prefix_buckets(40) == (16, 32, 40)
+    assert prefix_buckets(10) == (10,)
+    assert bucket_for(16, (16, 32)) == 16 and bucket_for(17, (16, 32)) == 32
+    with pytest.raises(PriorInputError, match='at most 32'):
+        bucket_for(33, (16, 32))
 
 
 def test_int8_onnx_prior_stays_close(tiny: str) -> None:
@@ -69,3 +109,12 @@ def test_onnx_prior_checks_inputs_and_refuses_full_attention(tiny: str) -> None:
         fast.predict(np.zeros((2, 5), np.float32), [TEXTS[0]])
     with pytest.raises(PriorConfigError, match='full attention'):
         OnnxPrior(make_prior(tiny, 'continuous', attention='full'))
+
+
+def test_instruction_longer_than_the_largest_bucket_is_refused_as_input(tiny: str) -> None:
+    fast = OnnxPrior(make_prior(tiny, 'continuous'), buckets=(8, 12))
+    obs = np.zeros((1, 6), np.float32)
+    with pytest.raises(PriorInputError, match='has 13 tokens; .* at most 12'):
+        fast.predict(obs, [text_of(13)])
+    assert fast.graphs == 0
+    assert fast.predict(obs, [text_of(12)]).mean.shape == (1, 3) and fast.graphs == 1

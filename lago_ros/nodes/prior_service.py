@@ -7,7 +7,13 @@ on_configure loads the prior folder (parameter prior_path; a failure leaves the 
 with the reason logged); on_activate creates ~/query, on_deactivate removes it, so clients see the
 service exactly while it can answer. With autostart (default) the node configures and activates
 itself, so no lifecycle tool is needed. Bad requests get ok=False and a reason and the node keeps
-serving. /diagnostics carries the load state, latency p50/p99 and throughput.
+serving. /diagnostics carries the load state, latency p50/p99 and throughput. ~/describe
+(DescribePrior, always served) tells a client the prior's task, the instructions to send, the
+observation size and the action layout, or why no prior is loaded.
+
+Memory stays bounded however many distinct instructions clients send: instructions longer than
+max_instruction_tokens are refused, the ONNX Runtime graphs (one per padded prefix length) are
+all built at configure time, and the cached instruction keys/values are bounded in bytes.
 
 Instructions: `instructions` (one per state, or one shared) wins over `instruction`; an empty
 instruction string is refused, because the prior was trained with one for every state.
@@ -20,7 +26,7 @@ import time
 from typing import Any, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from lago_interfaces.srv import QueryPrior
+from lago_interfaces.srv import DescribePrior, QueryPrior
 import numpy as np
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
@@ -38,6 +44,9 @@ PARAMETERS = (
     Param('int8', False, 'int8 weights (dynamic quantisation): faster on CPU, distributions '
           'move slightly (bench/bench_prior.py --int8 measures it)'),
     Param('max_batch_size', 1024, 'largest batch_size a request may carry', 1, 65536),
+    Param('max_instruction_tokens', 0, 'longest instruction accepted, in tokens (special tokens '
+          'included); longer ones are refused. 0 = the prior\'s own max_instruction_tokens, '
+          'which is also the most allowed (the prior cuts longer ones)', 0, 4096),
     Param('diagnostics_rate', 1.0, 'Hz of /diagnostics messages; 0 disables', 0.0, 100.0),
     Param('autostart', True, 'configure and activate on start-up (no lifecycle tool needed)'),
 )
@@ -54,6 +63,8 @@ class PriorService(LifecycleNode):
         self.params = declare_parameters(self, PARAMETERS)
         self.prior = None
         self.predictor: Any = None
+        self.limit: Any = None
+        self.description: Any = None
         self._service = None
         self._load_state = 'unconfigured'
         self._latencies: deque = deque(maxlen=LATENCY_WINDOW)
@@ -63,6 +74,7 @@ class PriorService(LifecycleNode):
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         if self.params['diagnostics_rate'] > 0:
             self.create_timer(1.0 / self.params['diagnostics_rate'], self.publish_diagnostics)
+        self.create_service(DescribePrior, '~/describe', self._on_describe)
         if self.params['autostart'] \
                 and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
@@ -71,6 +83,8 @@ class PriorService(LifecycleNode):
         """Load the prior; stay unconfigured with a clear log when that fails."""
         import torch
 
+        from lago_ros.prior.describe import describe_prior
+        from lago_ros.prior.instruction_limit import InstructionLimit
         from lago_ros.prior.model import ActionPrior
 
         if self.params['torch_threads']:
@@ -83,6 +97,9 @@ class PriorService(LifecycleNode):
                 raise ValueError(f"parameter backend is {self.params['backend']!r}; expected "
                                  f'one of {BACKENDS}')
             self.prior = ActionPrior.from_pretrained(path, device=self.params['device'])
+            self.limit = InstructionLimit.for_prior(self.prior,
+                                                    self.params['max_instruction_tokens'])
+            self.description = describe_prior(self.prior.config, self.limit.max_tokens)
             self.predictor = self._predictor()
         except (ValueError, OSError, RuntimeError) as err:
             self._load_state = f'load failed: {err}'
@@ -90,6 +107,12 @@ class PriorService(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         config = self.prior.config
         self._load_state = 'loaded'
+        refused = [text for text in self.description.instructions if not self.limit.accepts(text)]
+        if refused:
+            self.get_logger().warning(
+                f'{len(refused)} of the {len(self.description.instructions)} instructions of '
+                f'task {config.task} exceed max_instruction_tokens {self.limit.max_tokens} and '
+                f'will be refused, e.g. {refused[0]!r}')
         self.get_logger().info(
             f'loaded prior {path} (task {config.task or "?"}, obs_dim {config.obs_dim}, '
             f'{config.action_type} x {config.action_dim})')
@@ -99,19 +122,28 @@ class PriorService(LifecycleNode):
         """Return what answers queries: the prior, its int8 version or its ONNX Runtime runner."""
         if self.params['backend'] == 'onnxruntime':
             from lago_ros.prior.model import PriorConfigError
-            from lago_ros.prior.onnx_runtime import OnnxPrior
+            from lago_ros.prior.onnx_runtime import OnnxPrior, prefix_buckets
 
             try:
-                return OnnxPrior(self.prior, int8=self.params['int8'],
-                                 threads=self.params['torch_threads'] or os.cpu_count() or 1)
+                predictor = OnnxPrior(self.prior, int8=self.params['int8'],
+                                      threads=self.params['torch_threads'] or os.cpu_count() or 1,
+                                      buckets=prefix_buckets(self.limit.max_tokens))
             except PriorConfigError as err:  # full attention or not on cpu
                 self.get_logger().info(f'{err}; serving with torch')
+            else:
+                try:  # every graph now, so no query pays for an export
+                    predictor.warm()
+                    return predictor
+                except Exception as err:  # export failures come in many types
+                    self.get_logger().error(f'cannot export the ONNX Runtime prior ({err}); '
+                                            'serving with torch')
         return self.prior.quantize_int8() if self.params['int8'] else self.prior
 
     def _predict(self, observations: np.ndarray, instructions: list) -> Any:
         """Run the predictor; if ONNX Runtime fails (not on bad input), fall back to torch."""
         from lago_ros.prior.model import PriorInputError
 
+        self.limit.check(instructions)
         try:
             return self.predictor.predict(observations, instructions)
         except PriorInputError:
@@ -140,18 +172,35 @@ class PriorService(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Drop the prior."""
         self.prior, self.predictor, self._load_state = None, None, 'unconfigured'
+        self.limit = self.description = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop serving and drop the prior."""
         self._stop_serving()
         self.prior, self.predictor, self._load_state = None, None, 'finalized'
+        self.limit = self.description = None
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_serving(self) -> None:
         if self._service is not None:
             self.destroy_service(self._service)
             self._service = None
+
+    def _on_describe(self, request: DescribePrior.Request,
+                     response: DescribePrior.Response) -> DescribePrior.Response:
+        described = self.description
+        if described is None or self.prior is None:
+            response.ok, response.error = False, f'no prior loaded ({self._load_state})'
+            return response
+        for name in ('task', 'instructions', 'obs_dim', 'action_type', 'action_dim',
+                     'action_names', 'action_low', 'action_high', 'action_layout_json',
+                     'max_instruction_tokens'):
+            setattr(response, name, getattr(described, name))
+        response.max_batch_size = self.params['max_batch_size']
+        response.backend = type(self.predictor).__name__
+        response.ok = True
+        return response
 
     def _on_query(self, request: QueryPrior.Request,
                   response: QueryPrior.Response) -> QueryPrior.Response:
@@ -180,6 +229,7 @@ class PriorService(LifecycleNode):
         backend = type(self.predictor).__name__ if self.predictor is not None else '-'
         values = [('state', self._load_state), ('prior_path', self.params['prior_path']),
                   ('backend', backend),
+                  ('onnx_graphs', str(getattr(self.predictor, 'graphs', 0))),
                   ('requests', str(self._requests)), ('errors', str(self._errors)),
                   ('throughput_states_per_s', f'{rate:.1f}')]
         if self._latencies:

@@ -23,11 +23,14 @@ import torch
 from torch import nn
 from transformers import DynamicCache
 
+from lago_ros.utils import LRUCache
+
 _CACHE_ARGUMENTS = ('cache', 'past_key_values')
 """Names transformers models use for their key/value cache argument (newest first)."""
 
-_MEMO_LIMIT = 256
-"""Distinct instructions remembered; a task has a few, so hitting this means misuse."""
+_MEMO_BYTES = 64 * 2**20
+"""Keys/values remembered, in bytes (about 200 MiniLM instructions); the least recently used go
+first, so a client sending ever new instructions cannot grow the process without bound."""
 
 LayerKV = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -36,6 +39,11 @@ def cache_argument(model: nn.Module) -> str | None:
     """Return the name of `model.forward`'s key/value cache argument, or None if it has none."""
     parameters = inspect.signature(model.forward).parameters
     return next((name for name in _CACHE_ARGUMENTS if name in parameters), None)
+
+
+def layers_nbytes(layers: LayerKV) -> int:
+    """Bytes held by per-layer keys/values."""
+    return sum(keys.nbytes + values.nbytes for keys, values in layers)
 
 
 def weights_stamp(parameters: list[torch.Tensor]) -> tuple:
@@ -53,7 +61,7 @@ class PrefixEncoder:
         self.argument = cache_argument(base)
         # Listed once: walking the module tree on every query costs more than the stamp itself.
         self._parameters = list(backbone.parameters())
-        self._memo: dict[str, LayerKV] = {}
+        self._memo: LRUCache[str, LayerKV] = LRUCache(_MEMO_BYTES, layers_nbytes)
         self._stamp: tuple | None = None
 
     def clear(self) -> None:
@@ -82,23 +90,32 @@ class PrefixEncoder:
                       **{self.argument: cache})
         layers = [(layer.keys, layer.values) for layer in cache.layers]
         if remember:
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[text] = layers
+            self._memo.put(text, layers)
         return layers
 
-    def run_soft(self, soft: torch.Tensor, layers: LayerKV, prefix_length: int,
+    def run_soft(self, soft: torch.Tensor, layers: LayerKV, prefix_length: int | torch.Tensor,
                  token_type_id: int | None) -> torch.Tensor:
-        """Return final hidden states (B, k, H) of soft tokens (B, k, H) after a shared prefix."""
+        """
+        Return final hidden states (B, k, H) of soft tokens (B, k, H) after a shared prefix.
+
+        `layers` may hold more positions than `prefix_length` (a prefix padded to a fixed size, so
+        one exported graph serves several lengths): those are masked out, and the soft tokens
+        keep the positions that follow the real prefix. `prefix_length` may be a 0-d tensor.
+        """
         batch, k = soft.shape[:2]
         device = soft.device
         cache = DynamicCache(config=self.config)
         for index, (keys, values) in enumerate(layers):
             # expand() is a view; the cache's concatenation with the soft tokens materialises it.
             cache.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1), index)
-        positions = torch.arange(prefix_length, prefix_length + k, device=device)
+        positions = prefix_length + torch.arange(k, device=device)
         kwargs: dict[str, Any] = {'inputs_embeds': soft, self.argument: cache,
                                   'position_ids': positions.expand(batch, -1)}
+        cached = layers[0][0].shape[2]
+        if torch.is_tensor(prefix_length) or cached != prefix_length:
+            slots = torch.arange(cached + k, device=device)
+            valid = (slots < prefix_length) | (slots >= cached)
+            kwargs['attention_mask'] = valid.long().expand(batch, -1)
         if token_type_id is not None:
             kwargs['token_type_ids'] = torch.full((batch, k), token_type_id, dtype=torch.long,
                                                   device=device)
