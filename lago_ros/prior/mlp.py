@@ -27,6 +27,7 @@ from torch import nn
 
 from lago_ros.prior.model import (
     ACTION_TYPES,
+    distribution,
     PriorConfigError,
     PriorInputError,
     PriorLoadError,
@@ -162,13 +163,7 @@ class MLPPrior(nn.Module):
             -self.config.obs_clip, self.config.obs_clip)
         if self.config.task_names:
             x = torch.cat([x, self._one_hot(instructions, len(x))], dim=-1)
-        raw = self.net(x)
-        if self.config.action_type == 'discrete':
-            return PriorOutput(logits=raw)
-        mean_raw, std_raw = raw.chunk(2, dim=-1)
-        low, high = self.config.log_std_min, self.config.log_std_max
-        log_std = low + 0.5 * (high - low) * (torch.tanh(std_raw) + 1.0)
-        return PriorOutput(mean=torch.tanh(mean_raw), std=log_std.exp())
+        return distribution(self.net(x), self.config)
 
     def predict(self, observations: Any, instructions: Sequence[str]) -> PriorOutput:
         """Prior distribution (numpy) for raw observations (B, obs_dim)."""

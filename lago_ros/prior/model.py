@@ -198,6 +198,22 @@ class PriorOutput:
     std: ArrayOrTensor | None = None
 
 
+def distribution(raw: torch.Tensor, config: Any) -> PriorOutput:
+    """
+    Turn a head's raw outputs into distribution parameters.
+
+    Discrete: the raw outputs are the logits. Continuous: the first half is the mean through
+    tanh (actions in [-1, 1]), the second the log-std squashed smoothly into
+    [config.log_std_min, config.log_std_max].
+    """
+    if config.action_type == 'discrete':
+        return PriorOutput(logits=raw)
+    mean_raw, std_raw = raw.chunk(2, dim=-1)
+    low, high = config.log_std_min, config.log_std_max
+    log_std = low + 0.5 * (high - low) * (torch.tanh(std_raw) + 1.0)
+    return PriorOutput(mean=torch.tanh(mean_raw), std=log_std.exp())
+
+
 def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Module:
     """Two-layer GELU MLP, or a linear map when `hidden` is 0."""
     if hidden == 0:
@@ -405,13 +421,7 @@ class ActionPrior(nn.Module):
         """Return distribution parameters from the pooled soft tokens (B, H) and the state."""
         if self.config.head_input == 'soft+state':
             pooled = torch.cat([pooled, normalised], dim=-1)
-        raw = self.head(pooled)
-        if self.config.action_type == 'discrete':
-            return PriorOutput(logits=raw)
-        mean_raw, std_raw = raw.chunk(2, dim=-1)
-        low, high = self.config.log_std_min, self.config.log_std_max
-        log_std = low + 0.5 * (high - low) * (torch.tanh(std_raw) + 1.0)
-        return PriorOutput(mean=torch.tanh(mean_raw), std=log_std.exp())
+        return distribution(self.head(pooled), self.config)
 
     def _soft_token_type(self) -> int | None:
         """Segment id given to soft tokens, or None when the backbone has no segments."""
