@@ -7,7 +7,7 @@ Stages, each skipped when its output exists, so an interrupted study resumes:
 1. expert demonstrations per task (and held-out-goal expert episodes);
 2. every prior of the protocol fitted on the same multi-task demos (the language prior's recipe
    is config/prior.yaml; the baselines change only what the protocol says);
-3. the prior-quality harness on each prior (lago_ros.prior.quality): kept as JSON;
+3. the prior-quality harness on each prior (lago_ros.rl.prior_quality): kept as JSON;
 4. PPO and LaGO runs, task by task, `--jobs` processes at a time with one thread each; each
    finished run's summary.json and metrics.csv are copied under docs/evidence/runs/ (and
    committed with --commit) as it lands.
@@ -124,7 +124,7 @@ def fit_priors(protocol: dict[str, Any], work: Path, keep: Path, names: list[str
 def evaluate_priors(protocol: dict[str, Any], work: Path, keep: Path, names: list[str]) -> None:
     """Run the quality harness on each prior unless its report is kept already."""
     from lago_ros.prior.load import load_prior
-    from lago_ros.prior.quality import demo_goals, evaluate_prior, QualityConfig
+    from lago_ros.rl.prior_quality import demo_goals, evaluate_prior, QualityConfig
 
     fitted, held = _load_demos(protocol, work)
     cfg = QualityConfig(tasks=list(protocol['tasks']), heldout=held,

@@ -47,12 +47,26 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _cmd_collect_demos(args: argparse.Namespace) -> int:
-    from lago_ros.data.demos import collect_demos
+    options = dict(split=args.split, keep_failed=args.keep_failed, overwrite=args.overwrite,
+                   steps_after_success=args.steps_after_success)
+    if args.minari:
+        from lago_ros.data.minari_collect import collect_minari_demos
 
-    out = collect_demos(args.task, args.episodes, args.seed, args.out, split=args.split,
-                        keep_failed=args.keep_failed, overwrite=args.overwrite,
-                        steps_after_success=args.steps_after_success)
+        out = collect_minari_demos(args.task, args.episodes, args.seed, args.minari, **options)
+    else:
+        from lago_ros.data.demos import collect_demos
+
+        out = collect_demos(args.task, args.episodes, args.seed, args.out, **options)
     print(f'demonstrations written to {out}')
+    return 0
+
+
+def _cmd_demos_to_minari(args: argparse.Namespace) -> int:
+    from lago_ros.data.minari_collect import demos_to_minari
+    from lago_ros.data.minari_io import datasets_root
+
+    dataset_id = demos_to_minari(args.folder, args.dataset_id, overwrite=args.overwrite)
+    print(f'Minari dataset {dataset_id} written under {datasets_root()}')
     return 0
 
 
@@ -76,7 +90,7 @@ def _cmd_train_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_prior_eval(args: argparse.Namespace) -> int:
-    from lago_ros.prior.quality import evaluate_prior_folder, write_report
+    from lago_ros.rl.prior_quality import evaluate_prior_folder, write_report
 
     report = evaluate_prior_folder(args.prior, args.demos, episodes=args.episodes,
                                    heldout_episodes=args.heldout_episodes, seed=args.seed)
@@ -145,14 +159,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--episodes', type=int, default=10)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--split', default='train', help='instruction split')
-    p.add_argument('--out', required=True, help='demo folder to write')
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument('--out', help='demo folder to write')
+    where.add_argument('--minari', metavar='DATASET_ID',
+                       help='write a Minari dataset instead, e.g. lago/reach-v3/expert-v0 '
+                       '(under MINARI_DATASETS_PATH)')
     p.add_argument('--keep-failed', action='store_true', help='keep unsuccessful episodes')
     p.add_argument('--overwrite', action='store_true', help='replace an existing folder')
     p.add_argument('--steps-after-success', type=int, default=0,
                    help='keep acting this many steps past the first success (near-goal states)')
 
+    p = command('demos-to-minari', _cmd_demos_to_minari,
+                'convert a demo folder to a Minari dataset (HDF5, under MINARI_DATASETS_PATH)')
+    p.add_argument('folder', help='demo folder from collect-demos')
+    p.add_argument('dataset_id', help='Minari dataset id, e.g. lago/reach-v3/expert-v0')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing dataset')
+
     p = command('train-prior', _cmd_train_prior, 'stage 1: behaviour-clone the action prior')
-    p.add_argument('--demos', required=True, help='demo folder from collect-demos')
+    p.add_argument('--demos', required=True,
+                   help='demo folder from collect-demos, or a Minari dataset (id or folder)')
     p.add_argument('--out', required=True, help='prior folder to write')
     p.add_argument('--config', default=None, help='YAML with prior: and bc: sections')
     p.add_argument('overrides', nargs='*', help='key=value overrides, e.g. prior.mode=lora')

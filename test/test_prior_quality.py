@@ -12,7 +12,7 @@ from lago_ros.prior.backbone import load_backbone, tiny_random_backbone
 from lago_ros.prior.load import load_prior
 from lago_ros.prior.mlp import MLPPrior, MLPPriorConfig
 from lago_ros.prior.model import ActionPrior, PriorConfig, PriorConfigError, PriorInputError
-from lago_ros.prior.quality import (
+from lago_ros.rl.prior_quality import (
     check_heldout,
     condition_instructions,
     demo_goals,
