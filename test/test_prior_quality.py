@@ -11,7 +11,13 @@ from lago_ros.envs.instructions import instructions_for
 from lago_ros.prior.backbone import load_backbone, tiny_random_backbone
 from lago_ros.prior.load import load_prior
 from lago_ros.prior.mlp import MLPPrior, MLPPriorConfig
-from lago_ros.prior.model import ActionPrior, PriorConfig, PriorConfigError, PriorInputError
+from lago_ros.prior.model import (
+    ActionPrior,
+    PriorConfig,
+    PriorConfigError,
+    PriorInputError,
+    PriorLoadError,
+)
 from lago_ros.rl.prior_quality import (
     check_heldout,
     condition_instructions,
@@ -87,6 +93,8 @@ def test_one_hot_mlp_reads_the_task_from_the_instruction_and_round_trips(demos, 
                           push.mean)
     with pytest.raises(PriorInputError, match='not a registered phrasing'):
         prior.predict(obs, ['do a backflip'])
+    with pytest.raises(PriorLoadError, match='MLP baseline prior'):
+        ActionPrior.from_pretrained(tmp_path / 'onehot')
 
 
 def test_state_skip_head_matches_between_full_forward_and_cached_prefix(tmp_path):

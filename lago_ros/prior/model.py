@@ -597,6 +597,9 @@ class ActionPrior(nn.Module):
             raise PriorLoadError(f'prior folder {folder} does not exist')
         config_path = folder / CONFIG_FILE
         document = _read_json(config_path)
+        if document.get('kind') == 'mlp':
+            raise PriorLoadError(f'{folder} holds an MLP baseline prior, not a language prior; '
+                                 'load it with lago_ros.prior.load.load_prior')
         if document.get('format_version') != FORMAT_VERSION:
             raise PriorLoadError(
                 f'{config_path} has format_version {document.get("format_version")!r}, '
