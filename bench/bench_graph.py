@@ -47,9 +47,9 @@ def make_prior(folder: Path, task: str, backbone: str) -> Path:
 
 
 def ppo_settings(args: argparse.Namespace) -> dict:
-    """Return the PPO fields both runs share."""
+    """Return the PPO fields both runs share (beta is the guidance's: GuidanceConfig)."""
     return {'num_steps': args.num_steps, 'minibatch_size': args.minibatch_size,
-            'update_epochs': args.update_epochs, 'beta': args.beta, 'log_interval': 1000}
+            'update_epochs': args.update_epochs, 'log_interval': 1000}
 
 
 def in_process_sps(args: argparse.Namespace, prior_dir: Path) -> float:
@@ -62,12 +62,14 @@ def in_process_sps(args: argparse.Namespace, prior_dir: Path) -> float:
 
     from lago_ros.envs.registry import make_vec_env
     from lago_ros.prior.model import ActionPrior
+    from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
     from lago_ros.rl.ppo import PPO, PPOConfig
 
     torch.set_num_threads(1)
     envs = make_vec_env(args.task, args.num_envs, 0)
-    agent = PPO(PPOConfig(**ppo_settings(args)), envs,
-                ActionPrior.from_pretrained(prior_dir).predict)
+    guidance = PriorGuidance(GuidanceConfig(beta=args.beta),
+                             ActionPrior.from_pretrained(prior_dir).predict)
+    agent = PPO(PPOConfig(**ppo_settings(args)), envs, guidance)
     agent.learn(agent.batch_size)
     start = time.perf_counter()
     agent.learn(args.updates * agent.batch_size)

@@ -23,7 +23,7 @@ from lago_ros.prior.model import ActionPrior, PriorConfig, PriorOutput
 from lago_ros.prior.onnx_runtime import OnnxPrior
 from lago_ros.prior.train import bc_loss
 from lago_ros.rl.distributions import kl_divergence
-from lago_ros.rl.ppo import PPOConfig
+from lago_ros.rl.guidance import GuidanceConfig
 
 INSTRUCTIONS = {
     'metaworld': 'reach the goal position',
@@ -51,7 +51,7 @@ def print_distance(name: str, exact: PriorOutput, approx: PriorOutput) -> None:
     kl = kl_divergence(params(exact), params(approx))
     line = f'{name:>12} vs float32 torch: KL mean {kl.mean():.4g} max {kl.max():.4g}'
     if exact.logits is None:
-        floor = PPOConfig.min_prior_std  # PPO's KL sees the std floored, which shrinks the error
+        floor = GuidanceConfig.min_prior_std  # the KL sees the std floored: a smaller error
         floored = kl_divergence(params(exact, floor), params(approx, floor))
         line += (f'; std floored at {floor} as PPO uses it: mean {floored.mean():.4g} max '
                  f'{floored.max():.4g}; largest |mean shift| '

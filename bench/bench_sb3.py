@@ -46,12 +46,13 @@ def ours_trainer(num_envs: int = NUM_ENVS, num_steps: int = NUM_STEPS, beta: flo
     """Return a Trainer running lago_ros PPO on reach-v3 (LaGO when beta > 0 and a prior)."""
     from lago_ros.envs.registry import make_vec_env
     from lago_ros.rl.experiment import TrainConfig
+    from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
     from lago_ros.rl.ppo import PPO, PPOConfig
 
     config = PPOConfig(num_steps=num_steps, minibatch_size=MINIBATCH, update_epochs=EPOCHS,
-                       beta=beta, log_interval=10 ** 6, **ppo)
+                       log_interval=10 ** 6, **ppo)
     envs = make_vec_env(TASK, num_envs, 0, vector_env=TrainConfig.vector_env)
-    agent = PPO(config, envs, prior)
+    agent = PPO(config, envs, PriorGuidance(GuidanceConfig(beta=beta), prior))
 
     def train(rollouts: int) -> None:
         agent.learn(agent.global_step + rollouts * agent.batch_size)
@@ -142,13 +143,13 @@ def measure_sb3(quick: bool = False) -> Dict[str, float]:
 
 def measure_lago(quick: bool = False) -> Dict[str, float]:
     """P2: steps/s of LaGO (fresh MiniLM prior) and of vanilla PPO, side by side."""
-    from lago_ros.rl.ppo import PPOConfig
+    from lago_ros.rl.guidance import GuidanceConfig
 
     torch.set_num_threads(1)
     sps = compare({'lago': ours_trainer(beta=LAGO_BETA, prior=fresh_prior()),
                    'vanilla': ours_trainer()}, NUM_ENVS * NUM_STEPS, **budget(quick))
     return {'lago_sps': sps['lago'], 'vanilla_sps': sps['vanilla'],
-            'ratio': sps['lago'] / sps['vanilla'], 'prior_states': PPOConfig.prior_states,
+            'ratio': sps['lago'] / sps['vanilla'], 'prior_states': GuidanceConfig.prior_states,
             'prior': 'default MiniLM (prefix attention), freshly initialised, all cores'}
 
 

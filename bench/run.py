@@ -51,7 +51,7 @@ PHASES = {
         ('lago_ros/envs/split_vector_env.py', 'step_async'),
         ('lago_ros/envs/split_vector_env.py', 'step_wait')],
     '  of which policy.act': [('lago_ros/rl/policy.py', 'act')],
-    'prior query': [('lago_ros/rl/ppo.py', '_query_prior')],
+    'prior query': [('lago_ros/rl/guidance.py', '_query')],
     'PPO update (10 epochs)': [('lago_ros/rl/ppo.py', '_update')],
 }
 """
@@ -371,7 +371,7 @@ def remedies(figures: List[Figure], results: Dict[str, dict]) -> List[str]:
         'P6: a LaGO run that ends below vanilla PPO means the KL pull holds the policy near a '
         'prior that does not solve the task. What would close it: check the prior as a policy '
         'before stage 2 (its own success rate), more or better demonstrations for stage 1, a '
-        'decaying beta (PPOConfig.beta_schedule) so the pull fades once the policy is ahead, '
+        'decaying beta (GuidanceConfig.beta_schedule) so the pull fades once the policy is ahead, '
         'and more seeds to separate the curves from noise.')
     missed = dict.fromkeys(f.fid for f in figures if f.met is False)
     return [notes[fid] for fid in missed if fid in notes]
@@ -448,7 +448,7 @@ def describe(results: Dict[str, dict]) -> List[str]:
         'the median round is reported.',
         'P2: the same settings, LaGO with beta 0.1 and the default MiniLM prior freshly '
         'initialised (a trained prior costs the same per query), queried in-process on '
-        'PPOConfig.prior_states states per rollout.',
+        'GuidanceConfig.prior_states states per rollout.',
         'P3/P4: bench/bench_graph.py (MiniLM prior, 4 envs x 256 steps, 4 epochs, beta 0.1; '
         'the graph is sim_bridge + prior_service + trainer over local DDS). P4 compares the '
         "service's best throughput over batch sizes 1..1024 with one raw env's step rate.",
