@@ -228,6 +228,9 @@ def render(keep: Path, images: Path | None = None) -> str:
         f'stratified bootstrap ({protocol["statistics"]["bootstrap_reps"]} reps). '
         '"train success @x%" is the rolling success of training episodes at that share of '
         'the budget; AUC is its normalised area.', '',
+        f'Runs kept: {sum(len(r) for r in groups.values())} of '
+        f'{len(protocol["tasks"]) * len(rl["arms"]) * len(rl["seeds"]["final"])} planned '
+        '(an unfinished study resumes with `python -m bench.evidence --commit`).', '',
         '### Suite', '', *suite, '', '### Per task', '', *task_table(groups, protocol), '']
     if images is not None:
         images.mkdir(parents=True, exist_ok=True)
