@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-PEER = '''
+PEER = """
 import sys
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -54,7 +54,7 @@ try:
     executor.spin()
 except (KeyboardInterrupt, ExternalShutdownException):
     pass
-'''
+"""
 
 
 def time_calls(fn, n: int) -> List[float]:

@@ -305,10 +305,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         Path(options.out).write_text(json.dumps(report, indent=1))
     if report.get('seconds'):
         print(f"malformed inputs sent: {report['malformed_sent']} in {report['seconds']} s "
-              f"(50% QueryPrior, 30% StepEnvs, 20% ~/action messages)")
-        print(f"service replies that were not ok=False with an error: "
+              '(50% QueryPrior, 30% StepEnvs, 20% ~/action messages)')
+        print('service replies that were not ok=False with an error: '
               f"{report['service_problem_count']} {report['service_problems'][:3]}")
-        print(f"VecSteps caused by malformed ~/action messages: "
+        print('VecSteps caused by malformed ~/action messages: '
               f"{report['vec_steps_from_malformed_topic_messages']}")
         print(f"unusual but valid instructions answered: {report['unusual_valid_answered']}/"
               f"{report['unusual_valid_sent']}")

@@ -24,10 +24,9 @@ import threading
 import time
 from typing import List, Optional
 
-import numpy as np
-
 from bench.bench_graph import make_prior
 from bench.soak import rss_mb
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = 'memory_prior'

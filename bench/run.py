@@ -455,7 +455,7 @@ def describe(results: Dict[str, dict]) -> List[str]:
         'P5: bench/bench_deploy.py (reach-v3-sized 64x64 policy; both latencies through one '
         'peer process, interleaved).',
         'P6: finished runs of bench/evidence.py (summary.json present); mean success-rate '
-        'curve (rolling over the last 100 episodes) over seeds; the target is vanilla PPO\'s '
+        "curve (rolling over the last 100 episodes) over seeds; the target is vanilla PPO's "
         'final value, n/a when that is not above its first value; ratio > 1 means LaGO got '
         'there in fewer env steps.']
     if 'error' not in results['sb3']:

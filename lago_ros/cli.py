@@ -47,8 +47,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _cmd_collect_demos(args: argparse.Namespace) -> int:
-    options = dict(split=args.split, keep_failed=args.keep_failed, overwrite=args.overwrite,
-                   steps_after_success=args.steps_after_success)
+    options = {'split': args.split, 'keep_failed': args.keep_failed,
+               'overwrite': args.overwrite, 'steps_after_success': args.steps_after_success}
     if args.minari:
         from lago_ros.data.minari_collect import collect_minari_demos
 
@@ -208,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, func, help_text in (
             ('export', _cmd_export, 'export a checkpoint to ONNX: policy, observation '
              'normalisation and action clipping in one graph, plus a metadata JSON'),
-            ('launch', _cmd_launch, 'start a launch file\'s graph without ros2 launch')):
+            ('launch', _cmd_launch, "start a launch file's graph without ros2 launch")):
         sub.add_parser(name, help=help_text, add_help=False).set_defaults(func=func, rest=None)
 
     p = command('run', _cmd_run, 'the main job: demos -> prior -> LaGO training through the graph')

@@ -339,8 +339,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog='lago launch', description=__doc__.strip().splitlines()[0],
         epilog='example: lago launch train.launch.xml task:=reach-v3 prior_path:=runs/prior '
-               '(--show anywhere lists the file\'s arguments and node commands)')
-    parser.add_argument('file', help=f'launch file path, or a name in {PACKAGE}\'s share/launch '
+               "(--show anywhere lists the file's arguments and node commands)")
+    parser.add_argument('file', help=f"launch file path, or a name in {PACKAGE}'s share/launch "
                         '(train.launch.xml, prior_service.launch.xml, ...)')
     parser.add_argument('arguments', nargs='*', help='launch arguments as name:=value')
     parser.add_argument('--show', action='store_true',

@@ -7,10 +7,10 @@ import contextlib
 import hashlib
 import logging
 import os
+from pathlib import Path
 import random
 import stat
 import tempfile
-from pathlib import Path
 from typing import Callable, Generic, Hashable, Iterator, Optional, TypeVar, Union
 
 import numpy as np

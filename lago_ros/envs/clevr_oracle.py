@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 
 from lago_ros.envs import clevr_language as lang
-from lago_ros.envs.clevr_robot import NUM_DIRECTIONS, STRICT_ANCHOR_TOLERANCE, ClevrRobotEnv
+from lago_ros.envs.clevr_robot import ClevrRobotEnv, NUM_DIRECTIONS, STRICT_ANCHOR_TOLERANCE
 
 # Aim this far inside the relation's region so that later nudges do not undo the goal.
 _REGION_MARGIN = 0.05

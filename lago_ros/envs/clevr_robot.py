@@ -15,11 +15,11 @@ from typing import Any
 
 import gymnasium
 from gymnasium import spaces
-import numpy as np
 
 # Headless rendering by default; must be set before mujoco is first imported to take effect.
 os.environ.setdefault('MUJOCO_GL', 'egl')
 import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
 
 from lago_ros.envs import clevr_language as lang  # noqa: E402
 from lago_ros.envs import image_obs  # noqa: E402

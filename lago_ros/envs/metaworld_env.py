@@ -26,9 +26,9 @@ import numpy as np
 
 from lago_ros.envs import image_obs
 from lago_ros.envs.instructions import instructions_for
+from lago_ros.envs.state_view import observation_bounds
 from lago_ros.envs.tasks import (get_task, METAWORLD_ACTION_DIM, METAWORLD_MAX_EPISODE_STEPS,
                                  METAWORLD_TASKS)
-from lago_ros.envs.state_view import observation_bounds
 
 
 class ResetNeededError(RuntimeError):

@@ -95,8 +95,8 @@ class OnnxPolicy:
         self.output_names = [out.name for out in self.session.get_outputs()]
         self._action_output = [OUTPUT_NAME]
         if OUTPUT_NAME not in self.output_names:
-            raise PolicyFileError(f"{self.path} has outputs {self.output_names}; expected "
-                                  f"'{OUTPUT_NAME}'")
+            raise PolicyFileError(f'{self.path} has outputs {self.output_names}; expected '
+                                  f'{OUTPUT_NAME!r}')
         self.task = str(self.metadata['task'])
         self.discrete = self.metadata['action_type'] == 'discrete'
         self.action_dim = int(self.metadata['action_dim'])

@@ -46,7 +46,7 @@ class CommandSink:
                                     'policy has discrete ones')
         self.check()
 
-    def open(self, make_publisher: MakePublisher) -> List[Any]:
+    def open(self, make_publisher: MakePublisher) -> List[Any]:  # noqa: A003 (a sink opens)
         """Create and return the publishers (the command topic's first)."""
         self.publishers = [make_publisher(self.message_type(), self.params['command_topic'])]
         return self.publishers
@@ -137,7 +137,7 @@ class TwistSink(CommandSink):
     mode = 'twist'
     continuous_only = True
 
-    def open(self, make_publisher: MakePublisher) -> List[Any]:
+    def open(self, make_publisher: MakePublisher) -> List[Any]:  # noqa: A003 (a sink opens)
         """Create the command and gripper publishers."""
         super().open(make_publisher)
         self.publishers.append(make_publisher(Float64, self.params['gripper_topic']))

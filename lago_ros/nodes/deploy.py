@@ -54,7 +54,7 @@ COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          durability=DurabilityPolicy.VOLATILE)
 ESTOP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                        reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
+                       durability=DurabilityPolicy.VOLATILE)
 """E-stop input: no message lost, and the last one reaches nodes that start later. The e-stop
 publisher must use the same (a volatile or best-effort one cannot match; it latches the e-stop)."""
 ACK_TIMEOUT = Duration(seconds=0.5)
@@ -192,7 +192,7 @@ class DeployNode(LifecycleNode):
     def _configure(self) -> None:
         p = self.params
         if p['input_mode'] == 'vec_step' and p['trigger'] != 'observation':
-            raise DeployConfigError("input_mode vec_step steps in lockstep with the simulator; "
+            raise DeployConfigError('input_mode vec_step steps in lockstep with the simulator; '
                                     "expected trigger 'observation'")
         self.policy = OnnxPolicy(p['policy_path'], p['onnx_threads'])
         dim = 1 if self.policy.discrete else self.policy.action_dim

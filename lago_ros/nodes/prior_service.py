@@ -36,7 +36,7 @@ from lago_ros.nodes.params import declare_parameters, Param, spin_node
 PARAMETERS = (
     Param('prior_path', '', 'folder of a prior saved by ActionPrior.save_pretrained'),
     Param('device', 'cpu', 'torch device the prior runs on', constraints='cpu, cuda, cuda:N'),
-    Param('torch_threads', 1, 'torch intra-op threads; 0 keeps torch\'s default (all cores). '
+    Param('torch_threads', 1, "torch intra-op threads; 0 keeps torch's default (all cores). "
           'More threads than free cores makes inference tens of times slower', 0, 256),
     Param('backend', 'onnxruntime', 'what runs the per-state pass: onnxruntime (same outputs '
           'as torch, ~3x faster single queries; falls back to torch if it fails) or torch',
@@ -45,7 +45,7 @@ PARAMETERS = (
           'move slightly (bench/bench_prior.py --int8 measures it)'),
     Param('max_batch_size', 1024, 'largest batch_size a request may carry', 1, 65536),
     Param('max_instruction_tokens', 0, 'longest instruction accepted, in tokens (special tokens '
-          'included); longer ones are refused. 0 = the prior\'s own max_instruction_tokens, '
+          "included); longer ones are refused. 0 = the prior's own max_instruction_tokens, "
           'which is also the most allowed (the prior cuts longer ones)', 0, 4096),
     Param('diagnostics_rate', 1.0, 'Hz of /diagnostics messages; 0 disables', 0.0, 100.0),
     Param('autostart', True, 'configure and activate on start-up (no lifecycle tool needed)'),

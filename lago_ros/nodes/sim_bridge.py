@@ -240,7 +240,7 @@ class SimBridge(Node):
         step_id = action.step_id or self._last_step_id + 1
         if step_id != self._last_step_id + 1:
             raise ActionMessageError(
-                f'action step_id {action.step_id} does not continue this bridge\'s sequence '
+                f"action step_id {action.step_id} does not continue this bridge's sequence "
                 f'(expected {self._last_step_id + 1} or 0); call ~/reset to start a new one')
         result = self.backend.step(self._clip(decode_action(action, self.backend)))
         self._last_step_id = step_id
