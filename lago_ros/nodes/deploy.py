@@ -54,7 +54,7 @@ COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          durability=DurabilityPolicy.VOLATILE)
 ESTOP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                        reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.VOLATILE)
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 """E-stop input: no message lost, and the last one reaches nodes that start later. The e-stop
 publisher must use the same (a volatile or best-effort one cannot match; it latches the e-stop)."""
 ACK_TIMEOUT = Duration(seconds=0.5)
