@@ -90,7 +90,7 @@ def test_lockstep_acts_once_per_step_of_the_requested_sequence():
 
 @pytest.mark.parametrize('arrivals', [('reply', 'topic'), ('topic', 'reply')])
 def test_lockstep_sends_one_action_per_step_whatever_order_the_reset_copies_arrive(arrivals):
-    """The launch race behind issue 14 items 10 and 17: reply and topic copy of one reset step."""
+    """The start-up race of issue 14 item 10: the reply and the topic copy of one reset step."""
     lockstep, actions = Lockstep(), []
     lockstep.start_reset()
     for source in arrivals:

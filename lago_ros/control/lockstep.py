@@ -5,9 +5,8 @@ Lockstep with a sim bridge: act exactly once per VecStep of the current sequence
 
 A bridge answers a reset twice, in the service reply and on its ~/step topic, and then every
 action with one VecStep of the same id. Acting on both copies of the reset step sends a second
-action with an id the bridge refuses, and it can displace the valid one from a keep-last-1
-writer, which stalls the lockstep until the watchdog resets the episode. So: the reset's step is
-taken from the reply only, and afterwards only the VecStep answering our last action is
+action with an old id, which the bridge refuses (with an error in its log). So: the reset's step
+is taken from the reply only, and afterwards only the VecStep answering our last action is
 accepted; copies, old sequences and unrequested starts are ignored.
 """
 
