@@ -29,6 +29,7 @@ from lago_interfaces.srv import QueryPrior
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from lago_ros.config import build, flat_fields, Leaf, unflatten
 from lago_ros.nodes.params import declare_parameters, Param
@@ -48,6 +49,9 @@ NODE_PARAMETERS = (
     Param('bridge_wait_timeout', 120.0, 's to wait for an absent bridge before giving up',
           0.1, 86400.0),
 )
+METRICS_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+"""~/metrics keeps the last 100 updates for late subscribers (a monitor, a test) to read."""
 # TrainConfig fields the graph replaces: the prior (backend, int8) lives in the service,
 # the envs in the bridge.
 GRAPH_MANAGED = ('prior', 'prior_backend', 'prior_int8', 'vector_env', 'eval_split',
@@ -120,7 +124,7 @@ class Trainer(Node):
         self.prior = (PriorServiceClient(self, executor, p['prior_service'],
                                          p['prior_chunk_size'], p['prior_timeout'])
                       if p['prior_service'] else None)
-        self.metrics_pub = self.create_publisher(TrainingMetrics, '~/metrics', 10)
+        self.metrics_pub = self.create_publisher(TrainingMetrics, '~/metrics', METRICS_QOS)
 
     @property
     def agent(self) -> Any:
