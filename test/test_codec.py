@@ -12,17 +12,15 @@ input are R1's property tests in test_fuzz_requests.py.
 from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
+from lago_interfaces.srv import QueryPrior
 import numpy as np
 import pytest
+from rclpy.serialization import deserialize_message, serialize_message
 
 from lago_ros.nodes.codec import (ActionMessageError, decode_prior_reply, decode_query,
                                   decode_vec_action, decode_vec_step, encode_prior_reply,
                                   encode_query, encode_vec_action, encode_vec_step,
                                   PriorReplyError, StepMessageError, StepResult)
-
-pytest.importorskip('rclpy')
-from lago_interfaces.srv import QueryPrior  # noqa: E402
-from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 
 ROUND_TRIP = settings(max_examples=150, deadline=None)
 ANY_FLOAT32 = st.floats(width=32)
@@ -33,7 +31,7 @@ INSTRUCTION = TEXT.filter(lambda text: text.strip())
 
 
 def over_the_wire(msg):
-    """The message after serialising to CDR and back, as a subscriber receives it."""
+    """Return the message after CDR and back, as a subscriber receives it."""
     return deserialize_message(serialize_message(msg), type(msg))
 
 
@@ -44,7 +42,7 @@ def arrays(shape, elements):
 
 @st.composite
 def step_results(draw):
-    """StepResults of 1-4 envs with 1-6 observation values (any float32, NaN/Inf included)."""
+    """Draw StepResults of 1-4 envs with 1-6 observation values (any float32, NaN/Inf too)."""
     n, dim = draw(st.integers(1, 4)), draw(st.integers(1, 6))
     flags = st.lists(st.booleans(), min_size=n, max_size=n).map(lambda v: np.asarray(v, bool))
     return StepResult(observations=draw(arrays((n, dim), ANY_FLOAT32)),

@@ -5,13 +5,14 @@
 import json
 from pathlib import Path
 
-import lago_ros.envs
-from lago_ros.data.demos import (collect_demos, DemoCollectionError, DemoFormatError,
-                                 FORMAT_VERSION, load_demos, METADATA_FILE, TRANSITIONS_FILE)
-from lago_ros.envs.instructions import instructions_for
-from lago_ros.envs.registry import make_env
 import numpy as np
 import pytest
+
+from lago_ros.data.demos import (collect_demos, DemoCollectionError, DemoFormatError,
+                                 FORMAT_VERSION, load_demos, METADATA_FILE, TRANSITIONS_FILE)
+import lago_ros.envs
+from lago_ros.envs.instructions import instructions_for
+from lago_ros.envs.registry import make_env
 
 pytestmark = pytest.mark.filterwarnings('ignore:Constant.*may be too high:UserWarning')
 CLEVR_EXISTS = (Path(lago_ros.envs.__file__).parent / 'clevr_robot.py').exists()
@@ -71,7 +72,7 @@ def test_collection_is_deterministic_and_overwrite_is_explicit(reach_demos, tmp_
 
 def test_failed_episodes_are_dropped_and_counted(tmp_path):
     # With seed 2 the reach expert needs 39, 40, 41 and 58 steps: a 45-step cap fails one.
-    kw = dict(progress=False, max_episode_steps=45)
+    kw = {'progress': False, 'max_episode_steps': 45}
     everything = load_demos(collect_demos('reach-v3', 4, seed=2, out_dir=tmp_path / 'all',
                                           keep_failed=True, **kw))
     per_episode = [everything.successes[everything.episode_ids == e].any() for e in range(4)]

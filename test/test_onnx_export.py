@@ -21,7 +21,7 @@ TASKS = {'reach-v3': False, 'clevr-robot': True}
 
 def make_agent(task: str, seed: int = 0, hidden_sizes: tuple = (32, 32)) -> PPO:
     """
-    A PPO agent for `task` with perturbed weights and fitted normaliser statistics.
+    Make a PPO agent for `task` with perturbed weights and fitted normaliser statistics.
 
     Fresh policies output near-constant actions (small last-layer init); perturbing the actor
     makes the parity test cover the whole action range, clipping included.
@@ -45,7 +45,7 @@ def make_agent(task: str, seed: int = 0, hidden_sizes: tuple = (32, 32)) -> PPO:
 
 
 def reference_actions(agent: PPO, obs: np.ndarray) -> np.ndarray:
-    """The in-process (torch) deterministic actions: what the trainer's evaluation runs."""
+    """Return the in-process (torch) deterministic actions, as the trainer's evaluation."""
     return agent.predict(obs, deterministic=True)
 
 

@@ -7,11 +7,11 @@ import shutil
 from types import SimpleNamespace
 
 import gymnasium as gym
+from gymnasium.vector import AutoresetMode
 import numpy as np
 import pytest
 import torch
 import yaml
-from gymnasium.vector import AutoresetMode
 
 from lago_ros.rl.checkpoint import CheckpointError
 from lago_ros.rl.distributions import policy_prior_kl
@@ -65,7 +65,7 @@ class FakePrior:
 
 
 def small_config(**overrides) -> PPOConfig:
-    base = dict(num_steps=32, minibatch_size=32, update_epochs=2, learning_rate=1e-3)
+    base = {'num_steps': 32, 'minibatch_size': 32, 'update_epochs': 2, 'learning_rate': 1e-3}
     return PPOConfig(**{**base, **overrides})
 
 
@@ -100,7 +100,7 @@ def test_prior_queried_once_per_rollout_with_raw_observations_and_instructions()
 @pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
 def test_prior_subset_is_drawn_per_rollout_and_still_pulls_toward_the_prior(env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
-    config = dict(num_steps=64, minibatch_size=64, update_epochs=4, learning_rate=3e-3)
+    config = {'num_steps': 64, 'minibatch_size': 64, 'update_epochs': 4, 'learning_rate': 3e-3}
     agent = PPO(small_config(**config), make_envs(env_id),
                 guided(prior, beta=1.0, prior_states=24)).learn(6 * 128)
     assert [len(obs) for obs, _ in prior.calls] == [24] * 6
@@ -149,7 +149,7 @@ def test_beta_zero_is_bit_identical_to_vanilla(env_id):
 @pytest.mark.parametrize('env_id', ['CartPole-v1', 'Pendulum-v1'])
 def test_positive_beta_pulls_the_policy_toward_the_prior(env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
-    config = dict(num_steps=64, minibatch_size=64, update_epochs=4, learning_rate=3e-3)
+    config = {'num_steps': 64, 'minibatch_size': 64, 'update_epochs': 4, 'learning_rate': 3e-3}
     vanilla = PPO(small_config(**config), make_envs(env_id)).learn(6 * 128)
     agent = PPO(small_config(**config), make_envs(env_id), guided(prior, beta=1.0)).learn(6 * 128)
     raw_obs = agent.guidance.raw_obs.reshape(-1, agent.policy.obs_dim)
@@ -176,7 +176,8 @@ def test_continuous_log_probs_are_of_the_unclipped_gaussian_action():
 def test_checkpoint_resume_gives_identical_next_updates(tmp_path, env_id):
     prior = FakePrior(discrete=env_id == 'CartPole-v1')
     config = small_config(anneal_lr=True)
-    settings = dict(beta=0.2, beta_schedule='linear', beta_final=0.05, beta_decay_steps=256)
+    settings = {'beta': 0.2, 'beta_schedule': 'linear', 'beta_final': 0.05,
+                'beta_decay_steps': 256}
     uninterrupted = PPO(config, make_envs(env_id), guided(prior, **settings)).learn(2 * 64)
     path = uninterrupted.save(tmp_path / 'ckpt.pt')
     uninterrupted.reset_envs()  # what a resumed run does with its fresh envs
@@ -375,7 +376,7 @@ def test_checkpoints_from_before_the_guidance_split_load_and_resume_checks_them(
     from lago_ros.rl.checkpoint import save_checkpoint
     from lago_ros.rl.run import resume_conflicts
 
-    settings = dict(beta=0.2, beta_schedule='linear', kl_direction='forward')
+    settings = {'beta': 0.2, 'beta_schedule': 'linear', 'kl_direction': 'forward'}
     agent = PPO(small_config(), make_envs(), guided(FakePrior(True), **settings)).learn(64)
     state = agent.state_dict()
     state['config'].update(state.pop('guidance')['config'])  # the layout of older checkpoints

@@ -215,7 +215,7 @@ def test_invalid_configs_and_demos_are_rejected(tiny: str) -> None:
 
 @pytest.fixture
 def saved(tiny: str, tmp_path: Path) -> Path:
-    """A saved tiny prior folder to corrupt."""
+    """Save a tiny prior folder to corrupt."""
     config = PriorConfig(obs_dim=6, action_type='discrete', action_dim=5, backbone=tiny)
     return ActionPrior(config).save_pretrained(tmp_path / 'prior')
 

@@ -11,18 +11,17 @@ lengths clients send, the ONNX Runtime graphs stay the ones built at configure t
 import threading
 import time
 
+from lago_interfaces.srv import DescribePrior, QueryPrior
 import numpy as np
 import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+
+from lago_ros.nodes.prior_service import PriorService
+from lago_ros.prior.describe import task_instructions
 
 pytestmark = pytest.mark.ros
-
-rclpy = pytest.importorskip('rclpy')
-from lago_interfaces.srv import DescribePrior, QueryPrior  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-
-from lago_ros.nodes.prior_service import PriorService  # noqa: E402
-from lago_ros.prior.describe import task_instructions  # noqa: E402
 
 OBS_DIM = 39
 
@@ -41,7 +40,7 @@ def prior_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def graph():
-    """A context with an executor spinning in a background thread; yields (context, add)."""
+    """Spin a context's executor in a background thread; yield (context, add)."""
     context = rclpy.Context()
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)

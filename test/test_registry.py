@@ -6,6 +6,9 @@ import ast
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 import lago_ros.envs
 from lago_ros.envs.families import FAMILIES, family_of
 from lago_ros.envs.instructions import (canonical_instruction, InstructionError,
@@ -15,8 +18,6 @@ from lago_ros.envs.registry import (CLEVR_TASK, get_task, list_tasks, make_env, 
                                     make_vec_env, METAWORLD_TASKS, UnknownTaskError)
 from lago_ros.envs.state_view import (feature_view, layout_for, layout_metadata, LAYOUTS,
                                       observation_bounds, ObservationShapeError, text_view)
-import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEVR_EXISTS = (Path(lago_ros.envs.__file__).parent / 'clevr_robot.py').exists()

@@ -8,10 +8,11 @@ import os
 import signal
 
 import gymnasium as gym
-from lago_ros.envs.registry import make_env, make_vec_env
-from lago_ros.envs.split_vector_env import SplitVectorEnv, VectorEnvError
 import numpy as np
 import pytest
+
+from lago_ros.envs.registry import make_env, make_vec_env
+from lago_ros.envs.split_vector_env import SplitVectorEnv, VectorEnvError
 
 
 class FailingEnv(gym.Env):
