@@ -367,7 +367,8 @@ class PPO:
             self.collect_rollout()
             stats = {}
             if self.guidance is not None:
-                stats.update(self.guidance.prepare(rollout_start, self.generator))
+                stats.update(self.guidance.prepare(rollout_start, self.generator,
+                                                   self.buffer.flat()))
             stats.update(self.update())
             self.update_index += 1
             elapsed = time.perf_counter() - start_time

@@ -5,8 +5,10 @@ TrainConfig: everything one training run needs, as YAML (`lago train`) or ROS pa
 
 YAML layout: top-level run settings, and one `ppo:` section holding the fields of PPOConfig
 (lago_ros/rl/ppo.py) and of GuidanceConfig (lago_ros/rl/guidance.py, LaGO's beta, schedule,
-KL direction, prior subset and std floor), so `ppo.beta=0.1` keeps working while the code keeps
-PPO and guidance apart. The top-level `seed` seeds both the envs and PPO (`ppo.seed` is no key).
+KL direction, prior subset, std floor and adaptation: `ppo.adaptation=target_kl`,
+`ppo.prior_kl_target=4`, docs/adaptive_guidance.md), so `ppo.beta=0.1` keeps working while the
+code keeps PPO and guidance apart. The top-level `seed` seeds both the envs and PPO (`ppo.seed`
+is no key).
 """
 
 import dataclasses
