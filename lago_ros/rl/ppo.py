@@ -19,14 +19,14 @@ reset with a seed derived from (config.seed, update index), the same reset `rese
 so the partial episodes that were running at save time are dropped.
 """
 
+from collections import deque
 import contextlib
 import dataclasses
-import logging
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
+import logging
 from pathlib import Path
+import time
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np

@@ -9,8 +9,8 @@ schedule the KL target of GuidanceConfig.adaptation 'target_kl', where `DualAsce
 beta so that the measured KL(pi || prior) tracks that target.
 """
 
-import math
 from dataclasses import dataclass
+import math
 from typing import Any, Dict
 
 SCHEDULE_KINDS = ('constant', 'linear', 'exponential')
