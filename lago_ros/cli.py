@@ -118,6 +118,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(args.checkpoint, episodes=args.episodes, seed=args.seed)
     print(f'eval: success_rate={result.success_rate:.3f} mean_return={result.mean_return:.2f} '
           f'mean_length={result.mean_length:.1f} episodes={len(result.successes)}')
+    if args.video:
+        from lago_ros.rl.video import record_checkpoint
+
+        path = record_checkpoint(args.checkpoint, args.video, episodes=args.video_episodes,
+                                 seed=args.seed, fps=args.fps)
+        print(f'video of {args.video_episodes} episode(s) written to {path}')
     return 0
 
 
@@ -203,6 +209,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--checkpoint', required=True)
     p.add_argument('--episodes', type=int, default=20)
     p.add_argument('--seed', type=int, default=1000)
+    p.add_argument('--video', default=None, metavar='FILE',
+                   help='also record rollouts with their instruction as a caption (.mp4 or .gif)')
+    p.add_argument('--video-episodes', type=int, default=1, help='episodes in the video')
+    p.add_argument('--fps', type=int, default=30, help='frames per second of the video')
 
     # These two hand every argument (-h included) to their own parsers, so their help is theirs.
     for name, func, help_text in (

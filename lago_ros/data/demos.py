@@ -16,12 +16,9 @@ Format (version 1): a folder with two files.
 The folder is written under a temporary name beside `out_dir` and renamed into place, so a crash
 never leaves a half-written dataset under the final name.
 
-Why not Minari (0.5.4): it stores datasets through h5py or pyarrow, neither of which we otherwise
-need, and brings its own dataset-hub tooling, while per-step instruction strings only fit its
-`infos`. Our two plain files load with numpy alone, also on the deploy side. To convert, split the
-arrays by `episode_ids` into episode buffers (observations plus the next one, actions, rewards,
-terminations, truncations, infos={'instruction', 'success'}) and pass them to Minari's
-`create_dataset_from_buffers`.
+Minari datasets (HDF5, with next observations and the env spec) are the other format:
+`minari_io` reads and writes them, `minari_collect` collects into them or converts a folder, and
+`load_demos` loads either. The two plain files here load with numpy alone, also on the deploy side.
 """
 
 from dataclasses import dataclass, fields
@@ -253,12 +250,27 @@ def _read_arrays(folder: Path) -> dict[str, np.ndarray]:
 
 
 def load_demos(folder: Union[str, os.PathLike]) -> DemoDataset:
-    """Load and validate a demo folder; raise DemoFormatError saying what is wrong."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DemoFormatError(f'{folder} is not a folder; expected a demo folder')
-    metadata = _read_metadata(folder)
-    arrays = _read_arrays(folder)
+    """
+    Load and validate demonstrations; raise DemoFormatError saying what is wrong.
+
+    `folder` is a demo folder, or a Minari dataset: its folder or its id (minari_io).
+    """
+    from lago_ros.data import minari_io
+
+    minari_path = minari_io.find_dataset(folder)
+    if minari_path is not None:
+        try:
+            arrays, metadata = minari_io.read_dataset(minari_path)
+        except minari_io.MinariFormatError as err:
+            raise DemoFormatError(str(err)) from err
+        folder = minari_path
+    elif not Path(folder).is_dir():
+        raise DemoFormatError(f'{folder} is not a folder; expected a demo folder or a Minari '
+                              f'dataset (its folder, or an id under {minari_io.datasets_root()})')
+    else:
+        folder = Path(folder)
+        metadata = _read_metadata(folder)
+        arrays = _read_arrays(folder)
     n = len(arrays['observations'])
     discrete = metadata['action_type'] == 'discrete'
     for name, shape in _expected_shapes(metadata, n).items():
