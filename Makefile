@@ -17,10 +17,13 @@ IFACE_FILES := $(shell find lago_interfaces -type f -not -path '*/build/*' 2>/de
 
 venv: $(VENV)/.pkg
 
-$(VENV)/.deps: requirements.txt
+# The ROS 2 wheels and the rest, in one resolver run (a ROS install uses requirements.txt alone).
+REQUIREMENTS := requirements-ros.txt requirements.txt
+
+$(VENV)/.deps: $(REQUIREMENTS)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: ROS 2 Kilted wheels need CPython 3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
 	touch $@
 
 $(VENV)/.iface: $(VENV)/.deps $(IFACE_FILES)
