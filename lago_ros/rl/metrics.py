@@ -5,18 +5,37 @@ Training metrics: a CSV file, TensorBoard events and a learning-curve PNG in the
 
 On resume the logger drops whatever was logged after the checkpoint's step (CSV rows and
 TensorBoard events), so a run that crashed and resumed reads like one that never stopped.
+A fresh run's TensorBoard events also hold its hyperparameters (the HParams tab): the run
+folder's config.yaml, which the run service writes before training, flattened to dotted keys.
 """
 
 import csv
 import math
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from lago_ros.utils import atomic_write, PathLike
 
 CURVE_KEYS = ('charts/episodic_return', 'charts/success_rate', 'lago/kl_prior')
+CONFIG_FILE = 'config.yaml'
+"""The run folder's settings (rl/run.py writes it); a fresh logger logs them as hparams."""
+HParam = Union[bool, int, float, str]
+
+
+def flat_hparams(config: Mapping[str, Any], prefix: str = '') -> Dict[str, HParam]:
+    """Flatten a nested config to TensorBoard hparams: dotted keys, other values as text."""
+    flat: Dict[str, HParam] = {}
+    for key, value in config.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            flat.update(flat_hparams(value, f'{name}.'))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
 
 
 def step_successes(info: Dict[str, Any], dones: np.ndarray) -> np.ndarray:
@@ -94,6 +113,24 @@ class MetricsLogger:
 
             purge = 0 if resume_step is None else resume_step + 1  # hide stale events
             self.writer = SummaryWriter(str(self.run_dir / 'tensorboard'), purge_step=purge)
+            if resume_step is None:  # a resumed run keeps those its first session wrote
+                self._log_hparams()
+
+    def _log_hparams(self) -> None:
+        """
+        Write config.yaml as hparams into this run's events (not a sub-run, as add_hparams does).
+
+        They go after the writer's purge marker, so TensorBoard does not drop them as stale.
+        """
+        import yaml
+        from torch.utils.tensorboard.summary import hparams
+
+        path = self.run_dir / CONFIG_FILE
+        if not path.is_file():
+            return
+        config = yaml.safe_load(path.read_text()) or {}
+        for proto in hparams(flat_hparams(config), dict.fromkeys(CURVE_KEYS, 0.0)):
+            self.writer.file_writer.add_summary(proto)
 
     def _truncate_csv(self, resume_step: int) -> None:
         """Rewrite the CSV keeping rows logged at or before `resume_step`."""
