@@ -79,7 +79,7 @@ def _load_demos(protocol: dict[str, Any], work: Path) -> tuple[dict, dict]:
 
 
 def prior_config(protocol: dict[str, Any], name: str, work: Path) -> tuple[Any, Any]:
-    """The (prior config, BC config) of prior `name`: the recipe plus the protocol's changes."""
+    """Return prior `name`'s (prior config, BC config): the recipe plus the protocol's changes."""
     from lago_ros.config import build
     from lago_ros.prior.backbone import tiny_random_backbone
     from lago_ros.prior.mlp import MLPPriorConfig

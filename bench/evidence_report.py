@@ -55,7 +55,7 @@ def auc(run: dict[str, Any], budget: int) -> float:
 
 
 def _interval(scores: dict[str, np.ndarray], func: Any, stats: dict[str, Any]) -> tuple:
-    """rliable's stratified-bootstrap interval estimates (runs resampled within each task)."""
+    """Return rliable's stratified-bootstrap interval estimates (runs resampled per task)."""
     from rliable import library as rly
 
     return rly.get_interval_estimates(
@@ -145,7 +145,7 @@ def suite_table(groups: dict, protocol: dict[str, Any]) -> tuple[list[str], dict
 
 
 def prior_table(keep: Path, protocol: dict[str, Any]) -> list[str]:
-    """The quality harness: suite means per prior and condition, then success per task."""
+    """Tabulate the quality harness: suite means per prior and condition, success per task."""
     reports = {name: json.loads(p.read_text(encoding='utf-8'))
                for name in protocol['priors']
                if (p := keep / 'priors' / f'{name}.json').exists()}
@@ -204,7 +204,7 @@ def plot_curves(groups: dict, protocol: dict[str, Any], images: Path) -> list[Pa
 
 
 def render(keep: Path, images: Path | None = None) -> str:
-    """The whole RESULTS.md text (plots written to `images` when given)."""
+    """Return the whole RESULTS.md text (plots written to `images` when given)."""
     protocol = yaml.safe_load((keep / 'protocol.yaml').read_text(encoding='utf-8'))
     groups = load_runs(keep)
     suite, _ = suite_table(groups, protocol)

@@ -89,7 +89,7 @@ def _installed_config(name: str = 'run.yaml') -> Path:
 
 
 def _recipe(path: Optional[str]) -> Dict[str, Any]:
-    """The prior recipe's prior/bc sections (None: none); config/ paths fall back to the share."""
+    """Read the prior recipe's prior/bc sections (None: none); config/ falls back to the share."""
     if path is None:
         return {}
     file = Path(path)

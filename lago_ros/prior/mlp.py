@@ -224,4 +224,3 @@ class MLPPrior(nn.Module):
         except (TypeError, ValueError, RuntimeError, PriorConfigError) as err:
             raise PriorLoadError(f'cannot load MLP prior from {folder}: {err}') from err
         return prior.to(device).eval()
-

@@ -163,7 +163,7 @@ def evaluate_prior_folder(prior_dir: str | Path, demo_dirs: Sequence[str | Path]
                           episodes: int = 30, heldout_episodes: int = 10, seed: int = 70_000,
                           log: Callable[[str], None] = print) -> dict[str, Any]:
     """
-    The harness for a saved prior and its demo folders (one per task).
+    Run the harness for a saved prior and its demo folders (one per task).
 
     Held-out expert episodes are collected with seeds `seed - 10000 + task index`, refused if
     a demo folder used that seed; every goal is checked against the demos' goals too.
