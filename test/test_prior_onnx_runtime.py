@@ -3,6 +3,7 @@
 """Tests of the ONNX Runtime prior: the same distributions as torch, a bounded set of graphs."""
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaModel
@@ -21,7 +22,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def make_prior(tiny: str, action_type: str, decoder: bool = False, **fields) -> ActionPrior:
-    """A small random prior (BERT, or Llama when `decoder`) on 6-d observations."""
+    """Make a small random prior (BERT, or Llama when `decoder`) on 6-d observations."""
     backbone, tokenizer = load_backbone(tiny)
     torch.manual_seed(0)
     if decoder:
@@ -34,7 +35,7 @@ def make_prior(tiny: str, action_type: str, decoder: bool = False, **fields) -> 
 
 
 def text_of(tokens: int) -> str:
-    """An instruction of `tokens` tokens with the tiny tokenizer ([CLS] push ... push [SEP])."""
+    """Return an instruction of `tokens` tokens for the tiny tokenizer ([CLS] push ... [SEP])."""
     return ' '.join(['push'] * (tokens - 2))
 
 
@@ -96,9 +97,16 @@ def test_int8_onnx_prior_stays_close(tiny: str) -> None:
     prior = make_prior(tiny, 'continuous')
     obs = np.random.default_rng(1).normal(size=(16, 6)).astype(np.float32)
     exact = prior.predict(obs, [TEXTS[0]])
-    approx = OnnxPrior(prior, int8=True).predict(obs, [TEXTS[0]])
+    quantised = OnnxPrior(prior, int8=True, buckets=(16,))
+    approx = quantised.predict(obs, [TEXTS[0]])
     np.testing.assert_allclose(approx.mean, exact.mean, atol=0.05)
     np.testing.assert_allclose(approx.std, exact.std, rtol=0.1)
+    # What runs is quantised: integer matrix products, which the float graph does not have.
+    ops = {node.op_type for node in onnx.load_from_string(quantised._export(16)).graph.node}
+    assert {'DynamicQuantizeLinear', 'MatMulInteger'} <= ops, ops
+    float_ops = {node.op_type for node in
+                 onnx.load_from_string(OnnxPrior(prior, buckets=(16,))._export(16)).graph.node}
+    assert not {'DynamicQuantizeLinear', 'MatMulInteger'} & float_ops
 
 
 def test_onnx_prior_checks_inputs_and_refuses_full_attention(tiny: str) -> None:

@@ -1,11 +1,17 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Shared helpers: atomic writes keep the permissions a plain open() gives, LRUCache bounds."""
+"""
+Shared helpers: atomic writes keep the permissions a plain open() gives, LRUCache bounds.
+
+A process killed with SIGKILL halfway through an atomic write leaves the previous file intact.
+"""
 
 import contextlib
 import os
+import signal
 import stat
 
+from node_process import NodeProcess
 import pytest
 
 from lago_ros.utils import atomic_write, current_umask, LRUCache
@@ -56,6 +62,38 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
             raise RuntimeError('crash mid-write')
     assert path.read_text() == 'old'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['summary.json']
+
+
+# Writes half of the new content through atomic_write, flushed to disk, says so and waits.
+HALF_WRITTEN = """
+import os, sys, time
+from lago_ros.utils import atomic_write
+with atomic_write(sys.argv[1]) as handle:
+    handle.write(b'new' * 100000)
+    handle.flush()
+    os.fsync(handle.fileno())
+    print('half written', flush=True)
+    time.sleep(600)
+    handle.write(b'rest')
+"""
+
+
+def test_process_killed_mid_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / 'checkpoint.pt'
+    path.write_bytes(b'old checkpoint')
+    writer = NodeProcess('', argv=['-c', HALF_WRITTEN, str(path)])
+    try:
+        writer.wait_for('half written', 300)
+        partial = [p for p in tmp_path.iterdir() if p != path]
+        assert len(partial) == 1 and partial[0].stat().st_size == 300000  # really mid-write
+        writer.process.send_signal(signal.SIGKILL)
+        assert writer.wait(120) == -signal.SIGKILL
+    finally:
+        writer.stop()
+    assert path.read_bytes() == b'old checkpoint'
+    # What is left of the killed write is a hidden temp file beside it, never the target.
+    assert all(p.name.startswith('.checkpoint.pt.') and p.name.endswith('.tmp')
+               for p in tmp_path.iterdir() if p != path)
 
 
 def test_lru_cache_forgets_the_least_recently_used_beyond_capacity():
