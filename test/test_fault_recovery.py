@@ -17,16 +17,12 @@ import os
 from pathlib import Path
 import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 
+from node_process import dds_discovery, NodeProcess
 import pytest
 
 pytestmark = pytest.mark.ros
 
-ROOT = Path(__file__).resolve().parents[1]
 UPDATE_STEPS = 64  # 2 envs x 32 steps
 TOTAL_UPDATES = 8
 TRAINER_YAML = f"""
@@ -51,71 +47,18 @@ trainer:
 """
 
 
-class NodeProcess:
-    """A node in its own process; a thread keeps its output so a test can wait for a line."""
-
-    def __init__(self, module: str, *ros_args: str) -> None:
-        """Start `python -m lago_ros.nodes.<module> --ros-args ...`."""
-        self.lines: list = []
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', f'lago_ros.nodes.{module}', '--ros-args', *ros_args],
-            cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return ''.join(self.lines)
-
-    def wait_for(self, pattern: str, timeout: float) -> re.Match:
-        """Return the first match of `pattern` in the output, failing after `timeout` s."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.log)
-            if match:
-                return match
-            if self.process.poll() is not None:
-                self._reader.join(timeout=5)
-                match = re.search(pattern, self.log)
-                assert match, f'exited {self.process.returncode} before {pattern!r}:\n' \
-                    f'{self.log[-3000:]}'
-                return match
-            time.sleep(0.1)
-        raise AssertionError(f'no {pattern!r} within {timeout} s:\n{self.log[-3000:]}')
-
-    def wait(self, timeout: float) -> int:
-        code = self.process.wait(timeout=timeout)
-        self._reader.join(timeout=5)
-        return code
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 def _localhost_only(pid: int) -> bool:
-    """Whether a process was started with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST."""
-    return b'ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST' in \
-        Path(f'/proc/{pid}/environ').read_bytes().split(b'\0')
+    """Whether the DDS participant of a node process discovers on localhost, in our domain."""
+    return dds_discovery(pid) == ({int(os.environ['ROS_DOMAIN_ID'])}, False)
 
 
 @pytest.fixture(scope='module')
 def bridge():
-    """One sim bridge (2 x reach-v3, 50-step episodes) that outlives the trainers."""
+    """Start a sim bridge of 2 x reach-v3 (50-step episodes) that outlives the trainers."""
     node = NodeProcess('sim_bridge', '-r', '__node:=fault_bridge', '-p', 'num_envs:=2',
                        '-p', 'max_episode_steps:=50', '-p', 'joint_state_rate:=0.0')
     assert _localhost_only(node.process.pid)
-    node.wait_for('hosting 2 x reach-v3', 60)
+    node.wait_for('hosting 2 x reach-v3', 300)
     yield node
     node.stop()
 
@@ -128,9 +71,7 @@ def params_file(tmp_path):
 
 
 def _trainer(params_file: Path, run_dir: Path) -> NodeProcess:
-    node = NodeProcess('trainer', '--params-file', str(params_file), '-p', f'run_dir:={run_dir}')
-    assert _localhost_only(node.process.pid)
-    return node
+    return NodeProcess('trainer', '--params-file', str(params_file), '-p', f'run_dir:={run_dir}')
 
 
 def _digest(folder: Path) -> dict:
@@ -142,7 +83,8 @@ def test_killed_trainer_resumes_from_its_last_checkpoint(bridge, params_file, tm
     run_dir = tmp_path / 'run'
     first = _trainer(params_file, run_dir)
     try:
-        first.wait_for(r'update 4 \|', 60)
+        first.wait_for(r'update 4 \|', 300)
+        assert _localhost_only(first.process.pid)
         first.process.send_signal(signal.SIGKILL)
         assert first.wait(30) == -signal.SIGKILL
     finally:
@@ -150,9 +92,9 @@ def test_killed_trainer_resumes_from_its_last_checkpoint(bridge, params_file, tm
     assert (run_dir / 'checkpoint.pt').is_file()
     second = _trainer(params_file, run_dir)
     try:
-        resumed = int(second.wait_for(r'resuming \S+ at step (\d+)', 60).group(1))
+        resumed = int(second.wait_for(r'resuming \S+ at step (\d+)', 300).group(1))
         assert resumed >= 3 * UPDATE_STEPS and resumed % UPDATE_STEPS == 0
-        assert second.wait(60) == 0, second.log[-3000:]
+        assert second.wait(300) == 0, second.log[-3000:]
     finally:
         second.stop()
     log = second.log
@@ -178,7 +120,7 @@ def test_damaged_checkpoint_stops_the_trainer_and_is_kept(bridge, params_file, t
     before = checkpoint.read_bytes()
     trainer = _trainer(params_file, run_dir)
     try:
-        assert trainer.wait(60) == 2, trainer.log[-3000:]
+        assert trainer.wait(300) == 2, trainer.log[-3000:]
     finally:
         trainer.stop()
     assert message in trainer.log and 'checkpoint.pt' in trainer.log
@@ -188,7 +130,7 @@ def test_damaged_checkpoint_stops_the_trainer_and_is_kept(bridge, params_file, t
 
 @pytest.fixture(scope='module')
 def good_checkpoint(tmp_path_factory):
-    """The bytes of a real PPO checkpoint for 2 x reach-v3 (written in-process, no training)."""
+    """Return the bytes of a real PPO checkpoint for 2 x reach-v3 (in-process, untrained)."""
     from types import SimpleNamespace
 
     import gymnasium as gym
@@ -236,7 +178,7 @@ def test_damaged_prior_leaves_the_service_unconfigured_and_is_kept(prior_dir, tm
                           '-p', f'prior_path:={folder}')
     try:
         assert _localhost_only(service.process.pid)
-        service.wait_for('cannot load the prior, staying unconfigured', 60)
+        service.wait_for('cannot load the prior, staying unconfigured', 300)
         assert message in service.log
         assert service.process.poll() is None, 'the service should stay up, unconfigured'
     finally:
@@ -263,11 +205,18 @@ def test_prior_client_gets_every_chunk_of_a_large_rollout(prior_dir, chunk_size)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         prior = PriorServiceClient(node, executor, '/chunked_prior/query', chunk_size=chunk_size,
-                                   timeout=15.0)
-        assert prior._client.wait_for_service(timeout_sec=60)
+                                   timeout=120.0)
+        assert prior._client.wait_for_service(timeout_sec=300)
         states = np.random.default_rng(0).normal(size=(64, 39)).astype(np.float32)
-        output = prior(states, ['reach the goal'])
+        texts = ['reach the goal', 'reach the red goal'] * 32  # per state, across chunks
+        output = prior(states, texts)
         assert output is not None and output.mean.shape == (64, 4)
+        # Reassembled in order: chunk for chunk what the prior itself says for each state.
+        from lago_ros.prior.model import ActionPrior
+
+        expected = ActionPrior.from_pretrained(prior_dir).predict(states, texts)
+        np.testing.assert_allclose(output.mean, expected.mean, atol=1e-5)
+        np.testing.assert_allclose(output.std, expected.std, atol=1e-5)
     finally:
         rclpy.try_shutdown(context=context)
         service.stop()

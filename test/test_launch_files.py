@@ -1,6 +1,7 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Launch files: executables exist, parameter files resolve and match the nodes, launcher parses.
+"""
+Launch files: executables exist, parameter files resolve and match the nodes, launcher parses.
 
 Also the launcher's own rules (substitutions, arguments, groups, conditions), and that Ctrl-C on
 the launcher stops its nodes cleanly.
@@ -8,12 +9,8 @@ the launcher stops its nodes cleanly.
 
 import ast
 import importlib
-import os
 from pathlib import Path
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
@@ -124,7 +121,7 @@ def _write(tmp_path, body):
 
 def test_launcher_rules(tmp_path, monkeypatch):
     monkeypatch.setenv('LAGO_TEST_NS', 'robot1')
-    path = _write(tmp_path, '''
+    path = _write(tmp_path, """
       <arg name="on" default="true"/>
       <let name="rate" value="5.0"/>
       <group namespace="$(env LAGO_TEST_NS)">
@@ -135,7 +132,7 @@ def test_launcher_rules(tmp_path, monkeypatch):
         </node>
       </group>
       <node pkg="lago_ros" exec="trainer" name="t" unless="$(var on)"/>
-      <node pkg="lago_ros" exec="trainer" name="u" namespace="$(env LAGO_UNSET fallback)"/>''')
+      <node pkg="lago_ros" exec="trainer" name="u" namespace="$(env LAGO_UNSET fallback)"/>""")
     launch = LaunchFile(path)
     assert [(n.name, n.namespace) for n in launch.nodes] == [('b', 'robot1'), ('u', 'fallback')]
     bridge = launch.nodes[0]
@@ -168,17 +165,14 @@ def test_unknown_executable_is_refused(tmp_path):
 
 @pytest.mark.ros
 def test_ctrl_c_stops_the_nodes_cleanly():
-    launcher = subprocess.Popen(
-        [sys.executable, '-m', 'lago_ros.launcher', str(ROOT / 'launch' / 'sim_bridge.launch.xml'),
-         'num_envs:=1'], cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-    lines = []
-    for line in launcher.stdout:
-        lines.append(line)
-        if 'hosting 1 x reach-v3' in line:
-            break
-    time.sleep(0.5)
-    launcher.send_signal(signal.SIGINT)
-    assert launcher.wait(timeout=60) == 0
-    tail = launcher.stdout.read()
-    assert 'sim_bridge exited with code 0' in tail, ''.join(lines) + tail
+    from node_process import NodeProcess
+
+    launch_file = ROOT / 'launch' / 'sim_bridge.launch.xml'
+    launcher = NodeProcess('', argv=['-m', 'lago_ros.launcher', str(launch_file), 'num_envs:=1'])
+    try:
+        launcher.wait_for('hosting 1 x reach-v3', 300)  # built: Ctrl-C from here on is clean
+        launcher.process.send_signal(signal.SIGINT)
+        assert launcher.wait(300) == 0
+    finally:
+        launcher.stop()
+    assert 'sim_bridge exited with code 0' in launcher.log, launcher.log

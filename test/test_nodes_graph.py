@@ -1,12 +1,14 @@
 # Copyright 2026 The lago_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The ROS graph over real DDS, every node in its own process.
+"""
+The ROS graph over real DDS, node by node.
 
-One training graph (bridge + prior service + trainer) started by lago_ros.launcher from
-launch/train.launch.xml with a tiny budget and a tiny random-backbone prior: it trains, publishes
-metrics, survives its prior service being killed mid-training, evaluates and checkpoints. A
-separate prior service answers a client exactly like ActionPrior.predict and refuses malformed
-requests while it keeps serving.
+A trainer process trains on a bridge in this process whose steps the test can hold, against a
+prior service process that is SIGKILLed and later restarted while training is held: guidance
+goes off exactly at the update after the death and comes back once a prior answers again; Ctrl-C
+writes the checkpoint. A separate prior service answers a client exactly like
+ActionPrior.predict (also int8, with quantised operators in what it runs) and refuses malformed
+requests while it keeps serving. The launch file's whole graph runs in test_main_job.py.
 """
 
 import os
@@ -18,40 +20,26 @@ import sys
 import threading
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
+from lago_interfaces.msg import TrainingMetrics
+from lago_interfaces.srv import QueryPrior
+from node_process import NodeProcess, wait_until
 import numpy as np
 import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+
+from lago_ros.nodes.sim_bridge import EnvBackend
 
 pytestmark = pytest.mark.ros
 
-rclpy = pytest.importorskip('rclpy')
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from lago_interfaces.msg import TrainingMetrics  # noqa: E402
-from lago_interfaces.srv import QueryPrior  # noqa: E402
-from lago_ros.nodes.sim_bridge import EnvBackend  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 OBS_DIM = 39
-TINY_TRAINER = """
-trainer:
-  ros__parameters:
-    prior_chunk_size: 48
-    step_timeout: 60.0
-    prior_timeout: 20.0
-    checkpoint_every: 1
-    eval_episodes: 2
-    ppo:
-      num_steps: 32
-      minibatch_size: 32
-      update_epochs: 1
-      hidden_sizes: [16, 16]
-      log_interval: 1
-"""
 
 
 @pytest.fixture(scope='module')
 def prior_dir(tmp_path_factory):
-    """A tiny random-backbone prior for reach-v3, saved like a trained one."""
+    """Save a tiny random-backbone prior for reach-v3 like a trained one."""
     from lago_ros.prior.backbone import tiny_random_backbone
     from lago_ros.prior.model import ActionPrior, PriorConfig
 
@@ -65,7 +53,7 @@ def prior_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def ros_node():
-    """A client node spinning in a background thread of the test process."""
+    """Spin a client node in a background thread of the test process."""
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node('graph_test_client', context=context)
@@ -80,7 +68,7 @@ def ros_node():
     thread.join(timeout=10)
 
 
-def _call(node, client, request, timeout=60.0):
+def _call(node, client, request, timeout=120.0):
     future = client.call_async(request)
     deadline = time.monotonic() + timeout
     while not future.done() and time.monotonic() < deadline:
@@ -91,7 +79,7 @@ def _call(node, client, request, timeout=60.0):
 
 @pytest.fixture(scope='module')
 def prior_probe(prior_dir):
-    """A prior_service process under its own name, outside any training graph."""
+    """Start a prior_service process under its own name, outside any training graph."""
     proc = subprocess.Popen(
         [sys.executable, '-m', 'lago_ros.nodes.prior_service', '--ros-args',
          '-r', '__node:=prior_probe', '-p', f'prior_path:={prior_dir}',
@@ -99,13 +87,13 @@ def prior_probe(prior_dir):
         cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield proc
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
+    assert proc.wait(timeout=120) == 0
 
 
 @pytest.fixture(scope='module')
 def probe_client(ros_node, prior_probe):
     client = ros_node.create_client(QueryPrior, '/prior_probe/query')
-    assert client.wait_for_service(timeout_sec=90.0), 'prior_probe never became active'
+    assert client.wait_for_service(timeout_sec=300.0), 'prior_probe never became active'
     return client
 
 
@@ -144,7 +132,7 @@ def test_int8_service_answers_like_the_quantised_prior(ros_node, prior_dir, back
         cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         client = ros_node.create_client(QueryPrior, '/prior_int8/query')
-        assert client.wait_for_service(timeout_sec=90.0), 'prior_int8 never became active'
+        assert client.wait_for_service(timeout_sec=300.0), 'prior_int8 never became active'
         states = np.random.default_rng(4).normal(size=(6, OBS_DIM)).astype(np.float32)
         reply = _call(ros_node, client, _request(states, instruction='reach the goal'))
         assert reply.ok, reply.error
@@ -155,9 +143,11 @@ def test_int8_service_answers_like_the_quantised_prior(ros_node, prior_dir, back
         np.testing.assert_allclose(np.reshape(reply.mean, (6, 4)), expected.mean, atol=1e-5)
         exact = ActionPrior.from_pretrained(prior_dir).predict(states, ['reach the goal'])
         np.testing.assert_allclose(np.reshape(reply.mean, (6, 4)), exact.mean, atol=0.05)
+        # A service that silently served the float prior would answer exactly like it.
+        assert np.abs(np.reshape(reply.mean, (6, 4)) - exact.mean).max() > 1e-6
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=120) == 0
 
 
 @pytest.mark.parametrize('mutate, message', [
@@ -187,7 +177,7 @@ def test_diagnostics_report_state_and_latency(ros_node, probe_client):
     _call(ros_node, probe_client, _request(np.zeros((1, OBS_DIM)), instruction='go'))
     seen = []
     sub = ros_node.create_subscription(DiagnosticArray, '/diagnostics', seen.append, 10)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     status = None
     while status is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -200,51 +190,154 @@ def test_diagnostics_report_state_and_latency(ros_node, probe_client):
     assert float(values['latency_p99_ms']) >= float(values['latency_p50_ms']) > 0
 
 
-def test_training_graph_survives_losing_its_prior(ros_node, prior_dir, tmp_path):
-    """Launch the graph; kill the prior service after two guided updates; training goes on."""
-    config_dir = tmp_path / 'config'
-    config_dir.mkdir()
-    for name in ('sim_bridge.yaml', 'prior_service.yaml'):
-        (config_dir / name).write_text((ROOT / 'config' / name).read_text())
-    (config_dir / 'trainer.yaml').write_text(TINY_TRAINER)
+class _GatedBackend(EnvBackend):
+    """
+    Two fake reach-v3 envs (4-step episodes) whose steps the test can hold.
+
+    The trainer waits for every step, so holding one pauses training at a known point: the test
+    changes the graph there (kills or restarts the prior) and lets training go on.
+    """
+
+    task, num_envs, obs_dim, action_type, action_dim = 'reach-v3', 2, OBS_DIM, 'continuous', 4
+
+    def __init__(self):
+        self.t = self.steps = 0
+        self._hold_at = None
+        self.held, self._go = threading.Event(), threading.Event()
+
+    def hold(self, step):
+        """Hold the `step`-th vector step (counted from the start) until `release()`."""
+        self._hold_at = step
+        self.held.clear()
+        self._go.clear()
+
+    def release(self):
+        self._go.set()
+
+    def _result(self, done):
+        from lago_ros.nodes.sim_bridge import StepResult
+
+        obs = np.full((2, OBS_DIM), self.t % 4, np.float32)
+        flags = np.full(2, done)
+        return StepResult(obs, np.full_like(obs, 4.0) if done else np.zeros_like(obs),
+                          np.array([1.0, 0.5], np.float32), flags, np.zeros(2, bool),
+                          flags.copy(), ['reach the goal'] * 2)
+
+    def reset(self, seed):
+        self.t = 0
+        return self._result(False)
+
+    def step(self, actions):
+        self.steps += 1
+        if self.steps == self._hold_at:
+            self.held.set()
+            self._go.wait(timeout=600)
+        self.t += 1
+        return self._result(self.t % 4 == 0)
+
+
+ROLLOUT = 32  # vector steps per update (ppo.num_steps)
+
+
+def _graph_trainer(bridge, prior, run_dir):
+    """Start a trainer on `bridge` and `prior`: guided (constant beta), never checkpointing."""
+    return NodeProcess(
+        'trainer', '-p', f'bridge:={bridge}', '-p', f'prior_service:={prior}',
+        '-p', 'task:=reach-v3', '-p', 'num_envs:=2', '-p', f'total_timesteps:={64 * 100000}',
+        '-p', f'run_dir:={run_dir}', '-p', 'prior_chunk_size:=512', '-p', 'prior_timeout:=20.0',
+        '-p', 'step_timeout:=600.0', '-p', 'checkpoint_every:=100000',
+        '-p', f'ppo.num_steps:={ROLLOUT}', '-p', 'ppo.minibatch_size:=32',
+        '-p', 'ppo.update_epochs:=1', '-p', 'ppo.hidden_sizes:=[16]', '-p', 'ppo.log_interval:=1',
+        '-p', 'ppo.beta:=0.1', '-p', 'ppo.beta_schedule:=constant')
+
+
+def _prior_process(prior_dir, name):
+    return NodeProcess('prior_service', '-r', f'__node:={name}', '-p', f'prior_path:={prior_dir}',
+                       '-p', 'diagnostics_rate:=0.0')
+
+
+def _answers(node, client):
+    """Whether the service answers a query now (the test's own view of it)."""
+    if not client.service_is_ready():
+        return False
+    reply = _call(node, client, _request(np.zeros((1, OBS_DIM)), instruction='reach the goal'))
+    return reply.ok
+
+
+def test_training_loses_its_prior_then_regains_it_and_ctrl_c_checkpoints(
+        ros_node, prior_dir, tmp_path):
+    """
+    Guided updates; the prior is SIGKILLed while training is held; unguided; a new prior; guided.
+
+    The bridge lives in this process on a backend the test holds at chosen steps, so every
+    change to the graph lands between two known updates; metrics are read reliable and
+    transient-local (none is missed); every wait has a deadline. Ctrl-C ends the endless budget
+    and must write the checkpoint (checkpoint_every is never reached).
+    """
+    from lago_ros.nodes.sim_bridge import SimBridge
+    from lago_ros.rl.checkpoint import load_checkpoint
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    backend = _GatedBackend()
+    bridge = SimBridge(backend=backend, context=ros_node.context, namespace='/gated')
+    executor = SingleThreadedExecutor(context=ros_node.context)
+    executor.add_node(bridge)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    metrics = {}
+    qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    sub = ros_node.create_subscription(
+        TrainingMetrics, '/trainer/metrics',
+        lambda m: metrics.setdefault(m.update, dict(zip(m.names, m.values, strict=True))), qos)
+    client = ros_node.create_client(QueryPrior, '/lost_prior/query')
+    prior = _prior_process(prior_dir, 'lost_prior')
+    trainer = replacement = None
     run_dir = tmp_path / 'run'
-    metrics = []
-    ros_node.create_subscription(TrainingMetrics, '/trainer/metrics', metrics.append, 50)
-    launcher = subprocess.Popen(
-        [sys.executable, '-m', 'lago_ros.launcher', str(ROOT / 'launch' / 'train.launch.xml'),
-         'num_envs:=2', 'total_timesteps:=448', f'prior_path:={prior_dir}',
-         f'run_dir:={run_dir}', f'config_dir:={config_dir}'],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
-    lines, prior_pid, killed = [], None, False
+
+    def guidance(update):
+        wait_until(lambda: update in metrics, 120, f'metrics of update {update}')
+        return metrics[update]['lago/guidance_active']
+
     try:
-        for line in launcher.stdout:
-            lines.append(line)
-            started = re.search(r'started prior_service \(pid (\d+)\)', line)
-            if started:
-                prior_pid = int(started.group(1))
-            if not killed and re.search(r'update 2 \|.*guidance 1', line):
-                os.kill(prior_pid, signal.SIGKILL)
-                killed = True
-        code = launcher.wait(timeout=150)
+        wait_until(lambda: _answers(ros_node, client), 180, 'the prior service answering')
+        backend.hold(2 * ROLLOUT + 1)  # the first step after update 2
+        trainer = _graph_trainer('/gated/sim_bridge', '/lost_prior/query', run_dir)
+        assert backend.held.wait(timeout=300), f'training never reached update 3:\n{trainer.log}'
+        assert guidance(1) == 1.0 and guidance(2) == 1.0
+        prior.process.send_signal(signal.SIGKILL)
+        assert prior.wait(120) == -signal.SIGKILL
+        wait_until(lambda: not client.service_is_ready(), 120, 'the killed service leaving')
+        backend.hold(3 * ROLLOUT + 1)  # update 3 queries a dead prior
+        backend.release()
+        assert backend.held.wait(timeout=300), trainer.log[-3000:]
+        assert guidance(3) == 0.0
+        trainer.wait_for('prior unavailable', 120)
+        replacement = _prior_process(prior_dir, 'lost_prior')
+        wait_until(lambda: _answers(ros_node, client), 180, 'the restarted prior answering')
+        backend.release()
+        back = wait_until(lambda: [u for u, m in metrics.items()
+                                   if u > 3 and m['lago/guidance_active'] == 1.0], 180,
+                          'a guided update after the prior came back')
+        trainer.process.send_signal(signal.SIGINT)
+        assert trainer.wait(300) == 0, trainer.log[-3000:]
     finally:
-        if launcher.poll() is None:
-            launcher.send_signal(signal.SIGINT)
-            launcher.wait(timeout=30)
-    log = ''.join(lines)
-    assert killed, f'training never reached a guided update 2:\n{log[-3000:]}'
-    assert code == 0, log[-3000:]
-    assert 'prior unavailable' in log
-    guidance = [float(m.group(1)) for m in re.finditer(r'guidance (\d)', log)]
-    assert guidance[:2] == [1.0, 1.0] and guidance[-1] == 0.0, guidance
-    assert re.search(r'eval: success_rate=[\d.]+ mean_return=[-\d.]+ episodes=2', log)
-    assert (run_dir / 'checkpoint.pt').is_file()
-    deadline = time.monotonic() + 10
-    while len(metrics) < 7 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [m.update for m in metrics] == list(range(1, 8))
-    last = dict(zip(metrics[-1].names, metrics[-1].values, strict=True))
-    assert metrics[-1].global_step == 448 and last['lago/guidance_active'] == 0.0
+        backend.release()
+        for process in (trainer, prior, replacement):
+            if process is not None:
+                process.stop()
+        ros_node.destroy_subscription(sub)
+        ros_node.destroy_client(client)
+        executor.shutdown()
+        bridge.destroy_node()
+    updates = sorted(metrics)
+    assert min(back) >= 4 and updates[:min(back)] == list(range(1, min(back) + 1))
+    assert all(metrics[u]['lago/guidance_active'] == 0.0 for u in range(3, min(back)))
+    assert trainer.log.count('prior unavailable') == 1, trainer.log[-3000:]
+    assert trainer.log.count('is available: guidance on') == 2, trainer.log[-3000:]
+    assert 'checkpoint written to' in trainer.log
+    state = load_checkpoint(run_dir / 'checkpoint.pt')
+    assert state['update'] >= updates[-1] and state['global_step'] >= 64 * updates[-1]
 
 
 class _CountingBackend(EnvBackend):
@@ -278,7 +371,7 @@ class _CountingBackend(EnvBackend):
 
 @pytest.fixture
 def one_process_graph():
-    """A bridge on a fake backend and a RemoteVecEnv sharing one executor and context."""
+    """Make a bridge on a fake backend and a RemoteVecEnv sharing one executor."""
     from lago_ros.nodes.remote import RemoteVecEnv
     from lago_ros.nodes.sim_bridge import SimBridge
 
@@ -289,8 +382,8 @@ def one_process_graph():
     client = rclpy.create_node('remote_env_test', context=context)
     executor.add_node(bridge)
     executor.add_node(client)
-    envs = RemoteVecEnv(client, executor, 'reach-v3', 2, '/sim_bridge', step_timeout=2.0)
-    assert envs.wait_for_bridge(30.0)
+    envs = RemoteVecEnv(client, executor, 'reach-v3', 2, '/sim_bridge', step_timeout=10.0)
+    assert envs.wait_for_bridge(120.0)
     yield envs, bridge, executor, context
     client.destroy_node()
     rclpy.shutdown(context=context)
@@ -321,7 +414,7 @@ def test_restarted_bridge_is_detected_not_mixed_in(one_process_graph):
     bridge.destroy_node()
     restarted = SimBridge(backend=_CountingBackend(), context=context)
     executor.add_node(restarted)
-    assert envs.wait_for_bridge(30.0)
+    assert envs.wait_for_bridge(120.0)
     with pytest.raises(BridgeUnavailableError, match='did not answer step'):
         envs.step(np.zeros((2, 4)))
     assert restarted.backend.actions == []

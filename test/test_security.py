@@ -18,10 +18,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from types import SimpleNamespace
 
 import gymnasium as gym
+from node_process import dds_discovery, NodeProcess, wait_until, without_discovery_settings
 import numpy as np
 import pytest
 import torch
@@ -144,32 +145,49 @@ def test_prior_asking_for_remote_code_is_refused(tmp_path, marker, prior_dir, wh
 
 
 def _environ(pid: int) -> dict:
-    """The environment a process was started with (/proc/<pid>/environ)."""
+    """Return the environment a process was started with (/proc/<pid>/environ)."""
     raw = Path(f'/proc/{pid}/environ').read_bytes().split(b'\0')
     return dict(item.decode().split('=', 1) for item in raw if b'=' in item)
 
 
 def test_launched_nodes_use_localhost_discovery_by_default(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY')}
+    env = without_discovery_settings(os.environ)
     launcher = subprocess.Popen(
         [sys.executable, '-m', 'lago_ros.launcher', 'prior_service.launch.xml',
          f'prior_path:={tmp_path / "absent"}'],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(launcher.stdout), daemon=True)
+    reader.start()
     try:
-        pid = None
-        deadline = time.monotonic() + 60
-        while pid is None and time.monotonic() < deadline:
-            match = re.search(r'started prior_service \(pid (\d+)\)', launcher.stdout.readline())
-            pid = int(match.group(1)) if match else None
-        assert pid is not None, 'the launcher did not start prior_service'
+        started = wait_until(lambda: re.search(r'started prior_service \(pid (\d+)\)',
+                                               ''.join(lines)), 120, 'the launcher starting it')
+        pid = int(started.group(1))
         child = _environ(pid)
         assert child['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
         assert child['ROS_DOMAIN_ID'] == os.environ['ROS_DOMAIN_ID']
+        assert dds_discovery(pid) == ({int(os.environ['ROS_DOMAIN_ID'])}, False)
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=60)
 
 
-def test_this_test_process_is_localhost_only():
-    assert os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
+@pytest.mark.parametrize('setting, multicast', [(None, False), ('SUBNET', True)])
+def test_a_node_started_bare_discovers_on_localhost_only_unless_told(setting, multicast):
+    """
+    A node started with no discovery variable binds no multicast discovery port.
+
+    What the participant really does, read from its sockets; a user's own SUBNET is kept (and
+    shows that the check sees multicast when it is there).
+    """
+    env = without_discovery_settings(os.environ)
+    if setting:
+        env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = setting
+    node = NodeProcess('prior_service', '-r', '__node:=bare_prior',
+                       '-p', 'prior_path:=/nonexistent/prior', env=env)
+    try:
+        node.wait_for('staying unconfigured', 120)
+        assert dds_discovery(node.process.pid) == ({int(os.environ['ROS_DOMAIN_ID'])},
+                                                   multicast)
+    finally:
+        node.stop()
