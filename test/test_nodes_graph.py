@@ -253,7 +253,7 @@ def _graph_trainer(bridge, prior, run_dir):
 
 def _prior_process(prior_dir, name):
     return NodeProcess('prior_service', '-r', f'__node:={name}', '-p', f'prior_path:={prior_dir}',
-                       '-p', 'diagnostics_rate:=0.0')
+                       '-p', 'backend:=torch', '-p', 'diagnostics_rate:=0.0')  # quick start
 
 
 def _answers(node, client):
