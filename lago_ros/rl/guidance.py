@@ -300,7 +300,7 @@ class PriorGuidance:
         return tuple(params)
 
     def _floored(self, params: DistParams) -> DistParams:
-        """The prior as the KL sees it: a Gaussian's std floored at min_prior_std."""
+        """Return the prior as the KL sees it: a Gaussian's std floored at min_prior_std."""
         if self.discrete:
             return params
         return params[0], params[1].clamp_min(self.config.min_prior_std)
