@@ -223,3 +223,18 @@ def test_prior_eval_command_reports_held_out_conditions(demos, tmp_path, capsys)
         rows = report['tasks'][task]
         assert rows['train']['mse'] == pytest.approx(rows['mismatch']['mse'])
     assert 'mismatch:' in capsys.readouterr().out
+
+
+def test_saved_prior_and_demo_folders_follow_the_umask(demos, tmp_path):
+    import os
+
+    fitted, _ = demos
+    old = os.umask(0o022)
+    try:
+        prior, _ = train_prior(fitted['reach-v3'], MLPPriorConfig(),
+                               BCConfig(epochs=1, progress=False), tmp_path / 'prior')
+        demo_dir = collect_demos('reach-v3', 1, 0, tmp_path / 'demos', progress=False)
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / 'prior', demo_dir):
+        assert folder.stat().st_mode & 0o777 == 0o755, folder

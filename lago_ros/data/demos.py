@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lago_ros.envs.registry import get_task, make_env, make_expert
-from lago_ros.utils import atomic_write
+from lago_ros.utils import atomic_write, new_file_mode
 
 FORMAT_VERSION = 1
 METADATA_FILE = 'metadata.json'
@@ -182,7 +182,7 @@ def _write_folder(out_dir: Path, arrays: dict[str, np.ndarray], metadata: dict) 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f'.{out_dir.name}.'))
     try:
-        tmp.chmod(0o755)
+        tmp.chmod(new_file_mode(directory=True))  # as mkdir would, not mkdtemp's 0700
         with atomic_write(tmp / TRANSITIONS_FILE, 'wb') as handle:
             np.savez_compressed(handle, **arrays)
         with atomic_write(tmp / METADATA_FILE, 'w') as handle:

@@ -19,7 +19,6 @@ update a TrainingMetrics message goes out on ~/metrics; at the end the policy is
 `eval: success_rate=... mean_return=... episodes=N` is logged. Ctrl-C writes a checkpoint first.
 """
 
-import logging
 import sys
 import typing
 from typing import Any, Dict, List, Optional, Tuple
@@ -35,6 +34,7 @@ from lago_ros.config import build, flat_fields, Leaf, unflatten
 from lago_ros.nodes.params import declare_parameters, Param
 from lago_ros.nodes.remote import BridgeUnavailableError, PriorServiceClient, RemoteVecEnv
 from lago_ros.ros_env import configure_ros_environment
+from lago_ros.utils import configure_logging
 
 NODE_PARAMETERS = (
     Param('bridge', '/sim_bridge', 'fully qualified node name of the sim/robot bridge'),
@@ -209,7 +209,7 @@ class Trainer(Node):
 def main(args: Optional[List[str]] = None) -> int:
     """Console script `trainer`: train, evaluate, exit 0; Ctrl-C checkpoints and exits 0."""
     configure_ros_environment()
-    logging.basicConfig(level=logging.INFO, format='[%(name)s] %(message)s')
+    configure_logging(fmt='[%(name)s] %(message)s')  # the project's loggers only
     rclpy.init(args=args)
     executor = SingleThreadedExecutor()
     node = None

@@ -33,7 +33,7 @@ from lago_ros.prior.model import (
     PriorLoadError,
     PriorOutput,
 )
-from lago_ros.utils import sha256_file
+from lago_ros.utils import new_file_mode, sha256_file
 
 KIND = 'mlp'
 CONFIG_FILE = 'config.json'
@@ -189,6 +189,7 @@ class MLPPrior(nn.Module):
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f'.{folder.name}.'))
+        staging.chmod(new_file_mode(directory=True))  # mkdtemp's 0700 would hide the prior
         try:
             weights = staging / WEIGHTS_FILE
             state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}

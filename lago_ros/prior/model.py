@@ -42,7 +42,7 @@ from lago_ros.prior.backbone import (
     refuse_remote_code,
 )
 from lago_ros.prior.prefix_cache import cache_argument, LayerKV, PrefixEncoder
-from lago_ros.utils import sha256_file
+from lago_ros.utils import new_file_mode, sha256_file
 
 PathLike = str | os.PathLike
 ArrayOrTensor = np.ndarray | torch.Tensor
@@ -411,7 +411,7 @@ class ActionPrior(nn.Module):
                                                self.hidden_size)
 
     def state_pass(self, observations: torch.Tensor, layers: LayerKV,
-                   prefix_length: int) -> PriorOutput:
+                   prefix_length: int | torch.Tensor) -> PriorOutput:
         """Return the distribution for raw observations (B, obs_dim) after a cached prefix."""
         normalised = self.normalise(observations)
         return self.head_output(
@@ -444,7 +444,8 @@ class ActionPrior(nn.Module):
         ids = self._token_ids(text)
         return self._prefix.prefix(text, ids, self.device), len(ids)
 
-    def soft_pass(self, soft: torch.Tensor, layers: LayerKV, prefix_length: int) -> torch.Tensor:
+    def soft_pass(self, soft: torch.Tensor, layers: LayerKV,
+                  prefix_length: int | torch.Tensor) -> torch.Tensor:
         """Return the mean final hidden state (B, H) of soft tokens (B, k, H) after a prefix."""
         return self._prefix.run_soft(soft, layers, prefix_length,
                                      self._soft_token_type()).mean(dim=1)
@@ -546,6 +547,7 @@ class ActionPrior(nn.Module):
                 f'{folder} exists and is not a saved prior; refusing to replace it')
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f'.{folder.name}.'))
+        staging.chmod(new_file_mode(directory=True))  # mkdtemp's 0700 would hide the prior
         try:
             weights = staging / WEIGHTS_FILE
             state = {name: value.detach().contiguous().cpu()

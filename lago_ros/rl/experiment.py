@@ -22,7 +22,7 @@ from lago_ros.rl.evaluate import EvalResult, evaluate
 from lago_ros.rl.ppo import PPO
 from lago_ros.rl.run import EVAL_SEED_OFFSET, load_prior, TrainingRun
 from lago_ros.rl.train_config import config_to_dict, load_config, PRIOR_BACKENDS, TrainConfig
-from lago_ros.utils import PathLike
+from lago_ros.utils import configure_logging, PathLike
 
 __all__ = ['apply_override', 'config_to_dict', 'ConfigError', 'EVAL_SEED_OFFSET',
            'evaluate_checkpoint', 'load_config', 'main', 'PRIOR_BACKENDS', 'run_training',
@@ -85,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('config', help="YAML config file, or '-' for the defaults")
     parser.add_argument('overrides', nargs='*', help='dotted key=value, e.g. ppo.beta=0.1')
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    configure_logging()  # the project's loggers only, not PyOpenGL's notes
     cfg = load_config(None if args.config == '-' else args.config, args.overrides)
     print(json.dumps(run_training(cfg), indent=2))
 
