@@ -218,14 +218,14 @@ def test_estop_latches_until_rearmed_and_rearm_is_refused_while_engaged(reach, h
     h.feed(obs)
     np.testing.assert_allclose(h.tick().data, expected, atol=1e-6)
     h.estop_pub.publish(Bool(data=True))
-    assert h.spin_until(lambda: h.node._estop.engaged)
+    assert h.spin_until(lambda: h.node.loop.estop.engaged)
     np.testing.assert_array_equal(h.last(), ZERO)  # sent at once, not at the next tick
     h.feed(obs)
     np.testing.assert_array_equal(h.tick().data, ZERO)
     reply = h.call_rearm()
     assert not reply.success and 'still reports engaged' in reply.message
     h.estop_pub.publish(Bool(data=False))
-    assert h.spin_until(lambda: not h.node._estop.topic_engaged)
+    assert h.spin_until(lambda: not h.node.loop.estop.topic_engaged)
     np.testing.assert_array_equal(h.tick().data, ZERO)  # released, not yet re-armed
     assert h.call_rearm().success
     np.testing.assert_allclose(h.tick().data, expected, atol=1e-6)
@@ -236,7 +236,7 @@ def test_a_node_started_after_the_estop_was_engaged_sees_it(reach, harness):
     h = harness(path, trigger='observation')
     h.estop_pub.publish(Bool(data=True))  # before the deploy node subscribes at all
     h.start()
-    assert h.spin_until(lambda: h.node._estop.engaged)
+    assert h.spin_until(lambda: h.node.loop.estop.engaged)
     h.feed(observation())
     assert h.node.counters['commands'] == 0
     assert 'still reports engaged' in h.call_rearm().message
@@ -248,7 +248,7 @@ def test_an_estop_publisher_that_cannot_be_heard_latches_the_estop(reach, harnes
     _, path = reach
     h = harness(path, trigger='observation', estop_qos=volatile)
     h.start()
-    assert h.spin_until(lambda: h.node._estop.engaged)
+    assert h.spin_until(lambda: h.node.loop.estop.engaged)
     h.feed(observation())
     assert h.node.counters['commands'] == 0
 
@@ -266,7 +266,7 @@ def test_every_exit_path_sends_the_safe_command(reach, harness, kind, path_name)
         def broken(obs):
             raise RuntimeError('onnxruntime died')
 
-        h.node.policy.act = broken
+        h.node.loop.policy.act = broken
         h.feed(observation(4))
         assert h.node.counters['loop_errors'] == 1
         assert h.node.lifecycle_state == 'inactive'
@@ -376,7 +376,7 @@ def test_diagnostics_report_armed_estop_stale_trips_and_latency(reach, harness):
     values = status_values(h.node.diagnostic_status())
     assert (values['stale'], values['watchdog_trips']) == ('True', '1')
     h.estop_pub.publish(Bool(data=True))
-    assert h.spin_until(lambda: h.node._estop.engaged)
+    assert h.spin_until(lambda: h.node.loop.estop.engaged)
     status = h.node.diagnostic_status()
     assert (status.level, status.message) == (DiagnosticStatus.ERROR, 'e-stopped')
     assert status_values(status)['armed'] == 'False'

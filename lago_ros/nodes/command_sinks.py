@@ -10,7 +10,7 @@ action. The node hands it a publisher factory (`open`) and a stamp function, so 
 imports message types but never rclpy.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Type
+from typing import Any, Callable, Dict, List, Type
 
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import TwistStamped
@@ -35,6 +35,8 @@ class CommandSink:
     """True: the fault command is zero; False: hold the last command (positions)."""
     continuous_only = False
     """True when discrete (index) actions make no sense for this output."""
+    sends_fault = True
+    """False: the fault command is to send nothing (the lockstep simulator)."""
 
     def __init__(self, params: Dict[str, Any], action_dim: int, discrete: bool,
                  stamp: Callable[[], Time]) -> None:
@@ -76,12 +78,9 @@ class CommandSink:
         """Publish a policy command (the step id matters to the lockstep simulator only)."""
         self.publishers[0].publish(self.message(command.astype(float).tolist(), step_id))
 
-    def send_safe(self, command: Optional[np.ndarray]) -> bool:
-        """Publish the fault command (None: there is none yet); return whether one was sent."""
-        if command is None:
-            return False
+    def send_safe(self, command: np.ndarray) -> None:
+        """Publish the fault command (zero velocity, the held position) on the command topic."""
         self.publishers[0].publish(self.message(command.astype(float).tolist(), 0))
-        return True
 
 
 class Float64ArraySink(CommandSink):
@@ -170,9 +169,10 @@ class TwistSink(CommandSink):
 
 
 class VecActionSink(CommandSink):
-    """lago_interfaces/VecAction for the lockstep sim bridge; its fault command is none."""
+    """lago_interfaces/VecAction for the lockstep sim bridge; no fault command (it would step)."""
 
     mode = 'vec_action'
+    sends_fault = False
 
     def message_type(self) -> Type:
         """VecAction."""
@@ -189,11 +189,13 @@ class VecActionSink(CommandSink):
         msg.header.stamp = self.stamp()
         return msg
 
-    def send_safe(self, command: Optional[np.ndarray]) -> bool:
-        """Send nothing: a zero action would step the simulator."""
-        return False
-
 
 SINKS: Dict[str, Type[CommandSink]] = {sink.mode: sink for sink in (
     Float64ArraySink, JointTrajectorySink, TwistSink, VecActionSink)}
 """Sink class per `output_mode`."""
+
+
+def make_sink(params: Dict[str, Any], policy: Any, stamp: Callable[[], Time]) -> CommandSink:
+    """Return the sink of `params['output_mode']`, checked against the policy's actions."""
+    size = 1 if policy.discrete else policy.action_dim
+    return SINKS[params['output_mode']](params, size, policy.discrete, stamp)
