@@ -162,7 +162,7 @@ class DeployLoop:
                                             f'{self.output.safe_text}')])
 
     def stop(self, reason: str) -> Decision:
-        """Every exit path: stop commanding, with the fault command when configured."""
+        """Stop commanding (every exit path), with the fault command when configured."""
         was_active, self.active = self.active, False
         if not self.configured:
             return Decision()
@@ -170,7 +170,7 @@ class DeployLoop:
         return Decision(self._fault(), notes if was_active else [])
 
     def fail(self, err: Exception) -> Decision:
-        """A step raised: count it, send the fault command and deactivate."""
+        """Handle a step that raised: count it, send the fault command and deactivate."""
         self.counters['loop_errors'] += 1
         was_active, self.active = self.active, False
         safe = self.output.safe_text if self.output else 'not configured'
@@ -181,7 +181,7 @@ class DeployLoop:
     # Inputs -----------------------------------------------------------------------------------
 
     def observe(self, data: Any) -> Decision:
-        """A flat observation: validate, feed the watchdog, act on it (trigger 'observation')."""
+        """Take a flat observation: validate, feed the watchdog, act (trigger 'observation')."""
         try:
             obs = self.policy.validate(data)
         except ObservationError as err:
@@ -198,7 +198,7 @@ class DeployLoop:
 
     def observe_step(self, step_id: int, num_envs: int, obs_dim: int, observation: Any,
                      from_reset: bool = False) -> Decision:
-        """Env 0 of a VecStep: act once per step of the requested sequence (`Lockstep`)."""
+        """Take env 0 of a VecStep: act once per step of the requested sequence (`Lockstep`)."""
         if not self.lockstep.accept(step_id, from_reset):
             return Decision()  # a copy of the reset step, another sequence, an old reset's reply
         if num_envs < 1 or obs_dim != self.policy.obs_dim:
@@ -207,12 +207,12 @@ class DeployLoop:
         return self.observe(observation)
 
     def observe_extra(self, values: Any) -> None:
-        """Task inputs for the joint_state mode (used while younger than the timeout)."""
+        """Keep task inputs for the joint_state mode (used while younger than the timeout)."""
         self._extra = np.asarray(values, dtype=np.float64)
         self._extra_time = self.now()
 
     def observe_joints(self, state: Any) -> Decision:
-        """A JointState (`name` and `position`/`velocity`/`effort`) plus fresh task inputs."""
+        """Take a JointState (`name`, `position`/`velocity`/`effort`) with fresh task inputs."""
         if self._extra is None or self.now() - self._extra_time > \
                 self.params['observation_timeout_s']:
             return Decision()
@@ -224,7 +224,7 @@ class DeployLoop:
         return self.observe(obs)
 
     def estop_message(self, engaged: Any) -> Decision:
-        """An e-stop message (truthy: engaged): newly latched, the fault command goes at once."""
+        """Take an e-stop message (truthy: engaged); a new latch sends the fault at once."""
         if not self.estop.on_message(bool(engaged), self.now()):
             return Decision()
         note = _error(f'e-stop engaged: {self.output.safe_text} until ~/rearm')
@@ -249,7 +249,7 @@ class DeployLoop:
 
     def tick(self, conflicting: Sequence[str]) -> Decision:
         """
-        One control period: yield, e-stop, watchdog, then the policy (trigger 'timer').
+        Run one control period: yield, e-stop, watchdog, then the policy (trigger 'timer').
 
         `conflicting`: command topics that another node publishes too (the node yields).
         """
@@ -284,12 +284,12 @@ class DeployLoop:
         return not pending or self.now() - self._reset_sent > self.watchdog.timeout_s
 
     def reset_requested(self) -> None:
-        """A reset request went out: drop the lockstep sequence until its reply."""
+        """Note a reset request sent: drop the lockstep sequence until its reply."""
         self.lockstep.start_reset()
         self._reset_sent = self.now()
 
     def _act(self) -> Decision:
-        """The policy's command for the newest observation, shaped (a NaN action: the fault)."""
+        """Return the policy's command for the newest observation, shaped (NaN: the fault)."""
         action = self.policy.act(self._obs)
         if self.shaper is None:
             values = np.array([float(action[0])])
@@ -306,7 +306,7 @@ class DeployLoop:
         return Decision(Command(values, fault=False, step_id=step_id))
 
     def _fault(self) -> Optional[Command]:
-        """The fault command (zero, hold), or None: nothing to send (no position yet, sim)."""
+        """Return the fault command (zero, hold), or None: nothing to send (no position, sim)."""
         if not self.configured:
             return None
         values = None if self.shaper is None else self.shaper.safe()
