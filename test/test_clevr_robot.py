@@ -13,15 +13,8 @@ import pytest
 from lago_ros.envs import clevr_language as lang
 from lago_ros.envs import clevr_robot
 from lago_ros.envs.clevr_oracle import ClevrOracle
-from lago_ros.envs.clevr_robot import (
-    ENV_ID,
-    NUM_ACTIONS,
-    OBS_DIM,
-    STRICT_ANCHOR_TOLERANCE,
-    ClevrRobotEnv,
-    InvalidActionError,
-    sim_path,
-)
+from lago_ros.envs.clevr_robot import (ClevrRobotEnv, ENV_ID, InvalidActionError, NUM_ACTIONS,
+                                       OBS_DIM, sim_path, STRICT_ANCHOR_TOLERANCE)
 
 ANCHOR = np.array([0.0, 0.2])
 # The three balls not named by a goal wait in corners, far from the anchor.
@@ -194,10 +187,17 @@ def test_bad_actions_raise(env, action):
         env.step(action)
 
 
-def test_integer_like_actions_are_accepted(env):
-    env.reset(seed=0)
-    for action in (np.int64(3), np.array(4), np.uint8(39)):
-        env.step(action)
+def test_integer_like_actions_are_accepted_as_the_same_action(env):
+    plain = ClevrRobotEnv(seed=0)
+    try:
+        env.reset(seed=0)
+        plain.reset(seed=0)
+        for action, same in ((np.int64(3), 3), (np.array(4), 4), (np.uint8(39), 39)):
+            got, want = env.step(action), plain.step(same)
+            np.testing.assert_array_equal(got[0], want[0])  # the objects moved alike
+            assert got[1:4] == want[1:4]  # reward, terminated, truncated
+    finally:
+        plain.close()
 
 
 @pytest.mark.parametrize('text', [

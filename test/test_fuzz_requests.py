@@ -17,15 +17,15 @@ from types import SimpleNamespace
 
 import gymnasium as gym
 from hypothesis import example, given, HealthCheck, settings, strategies as st
+from lago_interfaces.msg import VecAction
+from lago_interfaces.srv import QueryPrior
 import numpy as np
 import pytest
 import yaml
 
-from lago_interfaces.msg import VecAction  # noqa: I100
-from lago_interfaces.srv import QueryPrior
+from lago_ros.control.guards import CommandShaper, DeployConfigError, ObservationAssembler
 from lago_ros.launcher import main as launcher_main
 from lago_ros.nodes.codec import ActionMessageError, decode_query, decode_vec_action, QueryError
-from lago_ros.control.guards import CommandShaper, DeployConfigError, ObservationAssembler
 from lago_ros.nodes.sim_bridge import EnvBackend
 from lago_ros.rl.experiment import ConfigError, load_config, TrainConfig
 from lago_ros.rl.guidance import GuidanceConfig, PriorGuidance
@@ -41,7 +41,7 @@ TEXT = st.text(max_size=12) | st.sampled_from(['reach the goal', '', ' ', '\t', 
 
 @st.composite
 def query_requests(draw, obs_dim=5, max_batch=8):
-    """QueryPrior requests near the valid ones: sizes off by one, NaN/Inf, odd instructions."""
+    """Draw requests near the valid ones: sizes off by one, NaN/Inf, odd instructions."""
     batch = draw(st.integers(0, max_batch + 2) | st.sampled_from([2 ** 32 - 1, 2 ** 20]))
     dim = draw(st.sampled_from([obs_dim, obs_dim, 0, 1, obs_dim + 1, 2 ** 32 - 1]))
     count = min(batch * dim, 64) + draw(st.sampled_from([0, 0, 0, -1, 1]))
@@ -66,6 +66,33 @@ def test_parse_request_accepts_only_well_formed_queries(request):
     assert len(instructions) in (1, batch) and all(text.strip() for text in instructions)
 
 
+FINITE32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+INSTRUCTION = st.text(st.characters(codec='utf-8', exclude_characters='\x00'),
+                      max_size=12).filter(str.strip)
+
+
+@st.composite
+def valid_query_requests(draw, obs_dim=5, max_batch=8):
+    """Draw requests as a client builds them by hand: every one is well formed."""
+    batch = draw(st.integers(1, max_batch))
+    values = draw(st.lists(FINITE32, min_size=batch * obs_dim, max_size=batch * obs_dim))
+    count = draw(st.sampled_from([0, 1, batch]))
+    instructions = draw(st.lists(INSTRUCTION, min_size=count, max_size=count))
+    shared = draw(INSTRUCTION if count == 0 else st.just('') | INSTRUCTION)
+    return QueryPrior.Request(instruction=shared, instructions=instructions, batch_size=batch,
+                              obs_dim=obs_dim, observations=values)
+
+
+@FUZZ
+@given(valid_query_requests())
+def test_parse_request_accepts_every_well_formed_query_with_its_values(request):
+    observations, instructions = decode_query(request, obs_dim=5, max_batch_size=8)
+    expected = np.asarray(request.observations, np.float32).reshape(request.batch_size, 5)
+    np.testing.assert_array_equal(observations, expected)
+    assert observations.dtype == np.float32
+    assert instructions == (list(request.instructions) or [request.instruction])
+
+
 # -- codec.decode_vec_action (the sim bridge's action check)
 
 BACKENDS = {
@@ -79,7 +106,7 @@ ACTION_VALUES = FLOATS32 | st.integers(-2, 45).map(float) | st.sampled_from([0.5
 
 @st.composite
 def vec_actions(draw):
-    """VecActions for 3 envs with the right or a wrong shape and arbitrary values."""
+    """Draw actions for 3 envs with the right or a wrong shape and arbitrary values."""
     num_envs = draw(st.sampled_from([3, 3, 0, 2, 4, 2 ** 32 - 1]))
     action_dim = draw(st.sampled_from([1, 4, 4, 0, 5, 40]))
     count = draw(st.sampled_from([3, 12, 0, 11, 13]))
@@ -100,10 +127,39 @@ def test_decode_action_accepts_only_actions_the_envs_can_take(msg, kind):
     if kind == 'continuous':
         assert actions.shape == (3, 4) and actions.dtype == np.float32
         assert np.isfinite(actions).all()
+        np.testing.assert_array_equal(actions, np.asarray(msg.actions, np.float32).reshape(3, 4))
     else:
         assert actions.shape == (3,) and actions.dtype == np.int64
         assert ((actions >= 0) & (actions < 40)).all()
         np.testing.assert_array_equal(actions, np.asarray(msg.actions))
+
+
+@st.composite
+def valid_vec_actions(draw, kind):
+    """Draw actions the 3 envs of BACKENDS[kind] can take: all must be accepted."""
+    backend = BACKENDS[kind]
+    if kind == 'continuous':
+        values = st.lists(FINITE32, min_size=12, max_size=12)
+        action_dim = backend.action_dim
+    else:
+        values = st.lists(st.integers(0, backend.action_dim - 1).map(float), min_size=3,
+                          max_size=3)
+        action_dim = 1  # one index per env
+    return VecAction(step_id=draw(st.integers(0, 2 ** 64 - 1)), num_envs=3,
+                     action_dim=action_dim, actions=draw(values))
+
+
+@FUZZ
+@given(st.data(), st.sampled_from(sorted(BACKENDS)))
+def test_decode_action_accepts_every_action_the_envs_can_take_with_its_values(data, kind):
+    msg = data.draw(valid_vec_actions(kind))
+    actions = decode_vec_action(msg, BACKENDS[kind])
+    if kind == 'continuous':
+        assert actions.dtype == np.float32
+        np.testing.assert_array_equal(actions, np.asarray(msg.actions, np.float32).reshape(3, 4))
+    else:
+        assert actions.dtype == np.int64
+        np.testing.assert_array_equal(actions, np.asarray(msg.actions).astype(np.int64))
 
 
 class _FakeBackend(EnvBackend):
@@ -133,7 +189,7 @@ class _FakeBackend(EnvBackend):
 
 @pytest.fixture(scope='module')
 def bridge_node():
-    """A SimBridge on the fake backend in this process (no messages leave it)."""
+    """Make a SimBridge on the fake backend in this process (no messages leave it)."""
     import rclpy
 
     from lago_ros.nodes.sim_bridge import SimBridge
@@ -251,9 +307,10 @@ def test_command_shaper_clamps_and_rate_limits_finite_actions(limits, velocity, 
 def test_command_shaper_never_commands_nan(velocity):
     shaper = CommandShaper(np.full(2, -1.0), np.full(2, 1.0), np.full(2, 0.5), velocity)
     shaper.shape(np.array([0.1, 0.1]))
-    with contextlib.suppress(ValueError):
-        assert np.isfinite(shaper.shape(np.array([np.nan, 0.2]))).all()
-    assert np.isfinite(shaper.shape(np.array([0.2, 0.2]))).all()
+    with pytest.raises(ValueError, match=r'must be 2 finite'):
+        shaper.shape(np.array([np.nan, 0.2]))
+    # The refused action left the remembered command alone: the next one is shaped as usual.
+    np.testing.assert_allclose(shaper.shape(np.array([0.2, 0.2])), [0.2, 0.2])
 
 
 # -- launcher argument parsing
