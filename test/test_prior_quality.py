@@ -147,7 +147,8 @@ def test_harness_reports_every_condition_and_the_mismatch_costs_likelihood(demos
     fitted, held = demos
     torch.manual_seed(0)
     prior, _ = train_prior(merge_demos([fitted[t] for t in TASKS]),
-                           MLPPriorConfig(task_names=TASKS), BCConfig(epochs=20, progress=False))
+                           MLPPriorConfig(task_names=TASKS),
+                           BCConfig(epochs=60, val_fraction=0.0, progress=False))
     report = evaluate_prior(prior, QualityConfig(
         tasks=TASKS, heldout=held, demo_goals={t: demo_goals(fitted[t]) for t in TASKS},
         episodes=2), log=lambda line: None)
