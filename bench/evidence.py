@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--keep', type=Path, default=KEPT,
                         help='where kept results go (docs/evidence of a checkout)')
     parser.add_argument('--seeds', choices=('final', 'tuning'), default='final')
-    parser.add_argument('--tasks', nargs='*', help='only these tasks (default: the protocol\'s)')
+    parser.add_argument('--tasks', nargs='*', help="only these tasks (default: the protocol's)")
     parser.add_argument('--jobs', type=int, default=2, help='runs in parallel')
     parser.add_argument('--priors-only', action='store_true', help='stop after the harness')
     parser.add_argument('--runs-only', action='store_true',

@@ -219,7 +219,7 @@ def render(keep: Path, images: Path | None = None) -> str:
         'condition; NLL/MSE of expert actions on '
         f'{protocol["heldout_demos"]["episodes"]} held-out-goal expert episodes per task. '
         '"train": phrasings the prior was fitted on; "test": held-out paraphrases; "mismatch": '
-        'another task\'s phrasing (a prior that uses the instruction must fail there).', '',
+        "another task's phrasing (a prior that uses the instruction must fail there).", '',
         *prior_table(keep, protocol), '',
         '## 2. LaGO vs PPO on the Meta-World suite', '',
         f'Budget {rl["budget"]:,} env steps, final seeds {rl["seeds"]["final"]}; final success '

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 import shutil
 
+from bench.evidence import kept_dir, load_protocol, run_specs
+from bench.evidence_report import at_fraction, auc, load_runs, render, suite_table
 import numpy as np
 import pytest
 import yaml
-
-from bench.evidence import kept_dir, load_protocol, run_specs
-from bench.evidence_report import auc, at_fraction, render, suite_table, load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 KEPT = ROOT / 'docs' / 'evidence'

@@ -18,6 +18,7 @@ from lago_ros.prior.model import (
     PriorInputError,
     PriorLoadError,
 )
+from lago_ros.prior.train import _batches, BCConfig, train_prior
 from lago_ros.rl.prior_quality import (
     check_heldout,
     condition_instructions,
@@ -26,7 +27,6 @@ from lago_ros.rl.prior_quality import (
     HeldOutError,
     QualityConfig,
 )
-from lago_ros.prior.train import _batches, BCConfig, train_prior
 
 TASKS = ['reach-v3', 'push-v3']
 

@@ -86,7 +86,7 @@ class MLPPriorConfig:
         if not self.log_std_min < self.log_std_max:
             raise PriorConfigError('log_std_min must be below log_std_max')
         if self.mode != 'full':
-            raise PriorConfigError(f"an MLP prior trains all its weights; mode is {self.mode!r}, "
+            raise PriorConfigError(f'an MLP prior trains all its weights; mode is {self.mode!r}, '
                                    "expected 'full'")
 
     def require_complete(self) -> None:

@@ -36,8 +36,8 @@ from torch import nn
 import transformers
 
 from lago_ros.prior.backbone import (
-    BackboneLoadError,
     backbone_from_config,
+    BackboneLoadError,
     load_backbone,
     refuse_remote_code,
 )
@@ -273,7 +273,7 @@ class ActionPrior(nn.Module):
         positions = getattr(backbone.config, 'max_position_embeddings', None)
         if positions is not None and longest > positions:
             raise PriorConfigError(
-                f'max_instruction_tokens + num_soft_tokens = {longest} exceeds the backbone\'s '
+                f"max_instruction_tokens + num_soft_tokens = {longest} exceeds the backbone's "
                 f'{positions} positions')
         self._use_token_types = (
             'token_type_ids' in inspect.signature(backbone.forward).parameters

@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lago_ros.prior.load import AnyPriorConfig, build_prior
-from lago_ros.prior.model import MODES, PriorOutput, observation_stats
+from lago_ros.prior.model import MODES, observation_stats, PriorOutput
 from lago_ros.utils import seed_everything
 
 History = list[dict[str, float]]
