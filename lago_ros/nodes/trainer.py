@@ -178,6 +178,8 @@ class Trainer(Node):
                 self.run.learn(callback=self.publish_metrics)
             except BridgeUnavailableError as err:
                 self.agent.global_step = self._completed_step
+                if not self.context.ok():  # Ctrl-C ended the step wait: not an outage
+                    raise ExternalShutdownException() from err
                 self.get_logger().error(f'{err}: discarding the partial rollout')
                 self._wait_for_bridge()
                 self.agent.reset_envs()
