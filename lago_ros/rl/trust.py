@@ -29,6 +29,7 @@ prior saw, so beta (and its schedule) keeps its meaning as the strength of the p
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -92,20 +93,22 @@ def bounded_mean_weights(scores: Tensor, mean: float, low: float, high: float,
     """
     if not 0 <= low <= 1 <= high:
         raise ValueError(f'weight bounds must satisfy 0 <= low <= 1 <= high, got {low}, {high}')
-    s = scores.double()
-    if len(s) == 0 or low == high:
+    if len(scores) == 0 or low == high:
         return torch.full_like(scores, mean * low)
+    s = scores.double().numpy()  # numpy: 100 small steps cost ~1 ms where torch's took ~10x
     log_low = math.log(low) if low > 0 else math.log(1e-300)
-    lo_c, hi_c = log_low - s.max().item(), math.log(high) - s.min().item()
+    lo_c, hi_c = log_low - s.max(), math.log(high) - s.min()
 
-    def average(c: float) -> float:
-        return (s + c).exp().clamp(low, high).mean().item()
+    def clipped(c: float) -> np.ndarray:
+        with np.errstate(over='ignore'):  # exp overflows to inf: clipped to `high`
+            return np.clip(np.exp(s + c), low, high)
 
     for _ in range(iterations):
         mid = 0.5 * (lo_c + hi_c)
-        if average(mid) < 1.0:
+        if clipped(mid).mean() < 1.0:
             lo_c = mid
         else:
             hi_c = mid
-    weights = (s + 0.5 * (lo_c + hi_c)).exp().clamp(low, high)
-    return (mean * weights / weights.mean()).clamp(mean * low, mean * high).to(scores.dtype)
+    weights = clipped(0.5 * (lo_c + hi_c))
+    weights = np.clip(mean * weights / weights.mean(), mean * low, mean * high)
+    return torch.from_numpy(weights).to(scores.dtype)
