@@ -225,6 +225,10 @@ def test_lockstep_acts_once_per_requested_step_and_asks_for_resets_when_stale():
         stale.notes[0].text
     assert loop.reset_due(pending=True)  # the pending request had its timeout
     assert loop.counters['safe_commands'] == 0  # the simulator gets no fault action
+    loop.reset_requested()
+    restart = loop.observe_step(42, 1, 3, OBS, from_reset=True)
+    assert restart.command.step_id == 43  # the stop still restarts the ramp from rest:
+    assert values(restart) == pytest.approx([0.4, 0.5])
 
 
 def test_joint_state_input_needs_fresh_task_inputs_and_maps_joints_by_name():
