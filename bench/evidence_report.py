@@ -55,13 +55,24 @@ def auc(run: dict[str, Any], budget: int) -> float:
 
 
 def _interval(scores: dict[str, np.ndarray], func: Any, stats: dict[str, Any]) -> tuple:
-    """Return rliable's stratified-bootstrap interval estimates (runs resampled per task)."""
-    from rliable import library as rly
+    """
+    Return point estimates and stratified-bootstrap percentile CIs, as rliable computes them.
 
-    return rly.get_interval_estimates(
-        scores, func, reps=int(stats['bootstrap_reps']),
-        confidence_interval_size=float(stats['ci']),
-        random_state=np.random.RandomState(int(stats['bootstrap_seed'])))
+    Runs are resampled with replacement within each task (column), `bootstrap_reps` times, from
+    a numpy Generator seeded by the protocol: rliable's own entry point goes through `arch`,
+    whose draws differed from process to process, which a regenerated report must not.
+    """
+    reps, level = int(stats['bootstrap_reps']), float(stats['ci'])
+    points, intervals = {}, {}
+    for arm, matrix in scores.items():
+        rng = np.random.default_rng(int(stats['bootstrap_seed']))
+        runs, tasks = matrix.shape
+        draws = np.stack([func(matrix[rng.integers(0, runs, size=(runs, tasks)),
+                                      np.arange(tasks)]) for _ in range(reps)])
+        tail = 100 * (1 - level) / 2
+        points[arm] = func(matrix)
+        intervals[arm] = np.percentile(draws, [tail, 100 - tail], axis=0)
+    return points, intervals
 
 
 def _mean_iqm(matrix: np.ndarray) -> np.ndarray:
