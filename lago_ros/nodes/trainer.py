@@ -195,8 +195,9 @@ class Trainer(Node):
         return summary
 
     def checkpoint(self) -> None:
-        """Write run_dir/checkpoint.pt now (used on Ctrl-C)."""
+        """Write run_dir/checkpoint.pt now (Ctrl-C); a half-collected rollout is not kept."""
         if self.agent is not None:
+            self.agent.global_step = getattr(self, '_completed_step', self.agent.global_step)
             path = self.agent.save(self.run.checkpoint)
             self.get_logger().info(f'checkpoint written to {path}')
 
@@ -223,11 +224,16 @@ def main(args: Optional[List[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         if node is not None:
             node.checkpoint()
-    except (ValueError, BridgeUnavailableError) as err:
-        rclpy.logging.get_logger('trainer').fatal(str(err))
-        if node is not None:
-            node.run.discard_if_unused()
-        code = 2
+    except Exception as err:
+        if node is not None and not node.context.ok():  # a signal hit mid-call: shut down
+            node.checkpoint()
+        elif isinstance(err, (ValueError, BridgeUnavailableError)):
+            rclpy.logging.get_logger('trainer').fatal(str(err))
+            if node is not None:
+                node.run.discard_if_unused()
+            code = 2
+        else:
+            raise
     finally:
         if node is not None:
             node.destroy_node()
