@@ -25,7 +25,7 @@ EXAMPLE = ROOT / 'config' / 'robot_backend.yaml'
 
 @pytest.fixture
 def example():
-    """The example config as a plain mapping, to be broken by each test."""
+    """Return the example config as a plain mapping, to be broken by each test."""
     return yaml.safe_load(EXAMPLE.read_text())
 
 
@@ -89,7 +89,7 @@ def test_unreadable_or_invalid_yaml_is_one_line(tmp_path):
 
 
 def _samples(obs, frame='world'):
-    """What the stand-in arm publishes for Meta-World observation `obs`."""
+    """Return what the stand-in arm publishes for Meta-World observation `obs`."""
     obs = np.asarray(obs, np.float64)
     return {'joints': JointSample(('right_j0', 'gripper_opening'), (0.3, float(obs[3])),
                                   (0.0, 0.0), ()),
@@ -99,7 +99,7 @@ def _samples(obs, frame='world'):
 
 
 def _metaworld_like(rng):
-    """An observation with the reach-v3 layout: a frame, the same frame as previous, a goal."""
+    """Build an observation with the reach-v3 layout: a frame, that frame again, a goal."""
     frame = np.zeros(18)
     frame[0:3] = rng.uniform([-0.3, 0.5, 0.1], [0.3, 0.8, 0.3])
     frame[3] = rng.uniform(0, 1)

@@ -225,7 +225,7 @@ def _unit_scale(layout_field: ObsField, unit: Any, has_range: bool, at: str, whe
                                f'{list(LENGTH_UNITS)}')
         return LENGTH_UNITS[unit]
     if unit != '1':
-        raise _fail(where, f"unit mismatch: {at}.unit is {unit!r} but field {layout_field.name}"
+        raise _fail(where, f'unit mismatch: {at}.unit is {unit!r} but field {layout_field.name}'
                            " is dimensionless; expected '1', or a range that maps the values "
                            'onto [0, 1]')
     return 1.0
@@ -346,7 +346,7 @@ def parse_robot_config(data: Any, source: str = '') -> RobotConfig:
     task_function = data.get('task_function', DEFAULT_TASK_FUNCTIONS.get(task))
     if not isinstance(task_function, str) or not task_function:
         raise _fail(where, f'task {task} has no built-in task function; set task_function to '
-                           f"one of {sorted(set(DEFAULT_TASK_FUNCTIONS.values()))} or "
+                           f'one of {sorted(set(DEFAULT_TASK_FUNCTIONS.values()))} or '
                            "'module:factory'")
     options = data.get('task_options') or {}
     if not isinstance(options, dict):
@@ -391,4 +391,3 @@ def load_robot_config(path: Union[str, Path]) -> RobotConfig:
         raise RobotConfigError(f'robot config {path} is not valid YAML: '
                                f'{str(err).splitlines()[0]}') from None
     return parse_robot_config(data, str(path))
-

@@ -61,7 +61,7 @@ class LatestInputs:
             self._changed.notify_all()
 
     def not_since(self, since: float) -> List[str]:
-        """Inputs with no sample received at or after `since`."""
+        """Return the inputs with no sample received at or after `since`."""
         with self._changed:
             return [n for n in self.names
                     if n not in self._samples or self._samples[n][1] < since]
@@ -76,7 +76,7 @@ class LatestInputs:
         return [n for n in self.names if n not in self._samples or self._samples[n][1] < since]
 
     def snapshot(self) -> Dict[str, Sample]:
-        """The newest sample of every input that has one."""
+        """Return the newest sample of every input that has one."""
         with self._changed:
             return {name: sample for name, (sample, _) in self._samples.items()}
 
