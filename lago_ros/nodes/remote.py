@@ -108,7 +108,10 @@ class RemoteVecEnv:
             self._reset_client.remove_pending_request(future)
             raise BridgeUnavailableError(
                 f'bridge {self.bridge} did not answer a reset within {self.step_timeout} s')
-        msg = future.result().step
+        reply = future.result()
+        if not reply.ok:
+            raise BridgeUnavailableError(f'bridge {self.bridge} could not reset: {reply.error}')
+        msg = reply.step
         self._check(msg)
         self._step_id, _, result = decode_vec_step(msg)
         return result.observations, {

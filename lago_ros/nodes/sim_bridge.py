@@ -14,8 +14,11 @@ plus one (or 0, meaning "the next one", for hand-written tools). An action that 
 the sequence is refused, so a trainer that lost its bridge can never mix the episodes of a
 restarted bridge into a rollout. Continuous actions outside the action space are clipped to it
 (the envs would clip them too), with a throttled warning; malformed actions are refused. The env
-side is an `EnvBackend`: the vector env by default; a real-robot bridge implements the same
-protocol. Messages are packed and unpacked by `lago_ros.nodes.codec`.
+side is an `EnvBackend`: the vector env by default (`backend: vector`), or one robot behind
+ROS topics (`backend: topics`, `lago_ros.nodes.topic_backend`, configured by the YAML file
+`robot_config`; docs/robot.md). A backend that cannot take a step or reset now raises
+`BackendUnavailableError`: the step is logged and not answered, a reset answers ok false. Messages
+are packed and unpacked by `lago_ros.nodes.codec`.
 """
 
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 
+from lago_ros.nodes.backend_errors import BackendUnavailableError
 from lago_ros.nodes.codec import (ActionMessageError, decode_vec_action as decode_action,
                                   encode_vec_step, StepResult)
 from lago_ros.nodes.params import declare_parameters, Param, spin_node
@@ -38,8 +42,12 @@ from lago_ros.nodes.params import declare_parameters, Param, spin_node
 # Sawyer arm joints and gripper fingers in Meta-World's MuJoCo model.
 SAWYER_JOINT_PREFIXES = ['right_j', 'r_close', 'l_close']
 STEP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+BACKENDS = ('vector', 'topics')
 
 PARAMETERS = (
+    Param('backend', 'vector', "'vector': simulated envs in this process; 'topics': one robot "
+          'behind ROS topics, configured by robot_config', choices=BACKENDS),
+    Param('robot_config', '', 'backend topics: the robot config YAML (see docs/robot.md)'),
     Param('task', 'reach-v3', 'registry task name of the hosted envs'),
     Param('num_envs', 8, 'number of envs in the vector env (the trainer must use the same)',
           1, 1024),
@@ -196,9 +204,7 @@ class SimBridge(Node):
         super().__init__('sim_bridge', **kwargs)
         self.params = declare_parameters(self, PARAMETERS)
         p = self.params
-        self.backend = backend or VectorEnvBackend(
-            p['task'], p['num_envs'], p['seed'], p['split'], p['max_episode_steps'],
-            render=p['camera_rate'] > 0, arm_joint_prefixes=p['arm_joint_prefixes'])
+        self.backend = backend or self._make_backend()
         self._last_step_id = 0
         self.clipped_values = 0
         """Continuous action values clipped to the action space so far."""
@@ -206,7 +212,10 @@ class SimBridge(Node):
         self.create_subscription(VecAction, '~/action', self._on_action, STEP_QOS)
         self.create_service(ResetEnvs, '~/reset', self._on_reset)
         self.create_service(StepEnvs, '~/step_once', self._on_step_once)
-        self._reset(p['seed'])
+        try:
+            self._reset(p['seed'])
+        except BackendUnavailableError as err:
+            self.get_logger().error(f'no first step: {err}; call ~/reset once it can be taken')
         self._joint_pub = self._image_pub = None
         if p['joint_state_rate'] > 0 and self.backend.joint_state() is not None:
             self._joint_pub = self.create_publisher(JointState, '~/joint_states', 10)
@@ -217,6 +226,28 @@ class SimBridge(Node):
         self.get_logger().info(
             f'hosting {self.backend.num_envs} x {self.backend.task} '
             f'(obs_dim {self.backend.obs_dim}, {self.backend.action_type} actions)')
+
+    def _make_backend(self) -> EnvBackend:
+        """Make the backend the parameters select."""
+        p = self.params
+        if p['backend'] == 'vector':
+            return VectorEnvBackend(
+                p['task'], p['num_envs'], p['seed'], p['split'], p['max_episode_steps'],
+                render=p['camera_rate'] > 0, arm_joint_prefixes=p['arm_joint_prefixes'])
+        from lago_ros.control.robot_config import load_robot_config, RobotConfigError
+        from lago_ros.nodes.topic_backend import TopicBackend
+
+        config = load_robot_config(p['robot_config']) if p['robot_config'] else None
+        if config is None:
+            raise RobotConfigError('backend topics needs robot_config, the robot config YAML '
+                                   '(see config/robot_backend.yaml)')
+        if p['num_envs'] != 1 or p['task'] != config.task:
+            raise RobotConfigError(
+                f'backend topics hosts 1 x {config.task} (robot_config {p["robot_config"]}); '
+                f'the bridge parameters say {p["num_envs"]} x {p["task"]}: set num_envs 1 and '
+                f'task {config.task} (the trainer needs the same)')
+        return TopicBackend(config, f'{self.get_name()}_robot', self.get_namespace(),
+                            seed=p['seed'], context=self.context)
 
     def _header_stamp(self, msg: Any) -> None:
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -267,20 +298,27 @@ class SimBridge(Node):
             self._step(action)
         except ActionMessageError as err:
             self.get_logger().error(f'refused action, no step taken: {err}')
+        except BackendUnavailableError as err:
+            self.get_logger().error(f'no step taken, none answered: {err}',
+                                    throttle_duration_sec=1.0)
 
     def _on_step_once(self, request: StepEnvs.Request,
                       response: StepEnvs.Response) -> StepEnvs.Response:
         try:
             response.step = self._step(request.action)
             response.ok = True
-        except ActionMessageError as err:
+        except (ActionMessageError, BackendUnavailableError) as err:
             response.ok, response.error = False, str(err)
         return response
 
     def _on_reset(self, request: ResetEnvs.Request,
                   response: ResetEnvs.Response) -> ResetEnvs.Response:
-        response.step = self._reset(request.seed if request.use_seed else None)
-        response.ok = True
+        try:
+            response.step = self._reset(request.seed if request.use_seed else None)
+            response.ok = True
+        except BackendUnavailableError as err:
+            self.get_logger().error(f'reset failed: {err}')
+            response.ok, response.error = False, str(err)
         return response
 
     def _publish_joint_state(self) -> None:
