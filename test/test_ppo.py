@@ -193,6 +193,56 @@ def test_checkpoint_resume_gives_identical_next_updates(tmp_path, env_id):
     assert torch.equal(resumed.generator.get_state(), uninterrupted.generator.get_state())
 
 
+class FailingEnvs:
+    """Vector envs whose step raises once, `fail_after` steps after `arm()` (a lost bridge)."""
+
+    def __init__(self, envs):
+        self.envs, self.countdown = envs, None
+
+    def arm(self, fail_after: int) -> None:
+        self.countdown = fail_after
+
+    def step(self, actions):
+        if self.countdown is not None:
+            self.countdown -= 1
+            if self.countdown < 0:
+                self.countdown = None
+                raise ConnectionError('bridge lost')
+        return self.envs.step(actions)
+
+    def __getattr__(self, name):
+        return getattr(self.envs, name)
+
+
+def test_a_rollout_that_raises_leaves_no_trace_and_training_resumes_exactly():
+    prior = FakePrior(discrete=False)
+    settings = {'beta': 0.2}
+
+    def agent(envs):
+        return PPO(small_config(), envs, guided(prior, **settings))
+
+    clean = agent(make_envs('Pendulum-v1')).learn(64)
+    failing_envs = FailingEnvs(make_envs('Pendulum-v1'))
+    cut = agent(failing_envs).learn(64)
+    before = cut.state_dict()
+    failing_envs.arm(fail_after=20)  # mid-rollout: 20 of 32 vector steps taken
+    with pytest.raises(ConnectionError):
+        cut.collect_rollout()
+    after = cut.state_dict()
+    assert after['global_step'] == before['global_step'] == 64
+    for key in ('obs_normalizer', 'reward_scaler'):
+        assert torch.equal(after[key]['rms']['mean'], before[key]['rms']['mean'])
+        assert after[key]['rms']['count'] == before[key]['rms']['count']
+    assert torch.equal(cut.generator.get_state(), clean.generator.get_state())
+    assert after['episodes'] == before['episodes']
+    # The trainer resets the envs after an outage; the clean run does the same at that point.
+    for a in (clean, cut):
+        a.reset_envs()
+        a.learn(3 * 64)
+    for a, b in zip(params_of(clean), params_of(cut), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_corrupt_or_foreign_checkpoints_raise_clear_errors(tmp_path):
     agent = PPO(small_config(), make_envs())
     path = agent.save(tmp_path / 'ckpt.pt')

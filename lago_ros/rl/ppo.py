@@ -210,9 +210,37 @@ class PPO:
             self._episode_successes.append(float(episode.success))
 
     def collect_rollout(self) -> None:
-        """Fill the buffer with `num_steps` vector steps and compute advantages."""
-        with torch_threads(self.config.torch_threads):
-            self._collect_steps()
+        """
+        Fill the buffer with `num_steps` vector steps and compute advantages.
+
+        A rollout that raises (a lost bridge, Ctrl-C) leaves no trace: the step count, the
+        normalisers, the generator and the episode windows are as they were before it began, so
+        a retry or a checkpoint taken then resumes exactly from the last update.
+        """
+        before = self._rollout_snapshot()
+        try:
+            with torch_threads(self.config.torch_threads):
+                self._collect_steps()
+        except BaseException:
+            self._restore_rollout_snapshot(before)
+            raise
+
+    def _rollout_snapshot(self) -> Dict[str, Any]:
+        return {'global_step': self.global_step, 'rng': capture_rng_state(self.generator),
+                'obs_normalizer': self.obs_normalizer.state_dict(),
+                'reward_scaler': self.reward_scaler.state_dict(),
+                'episodes': (list(self._episode_returns), list(self._episode_lengths),
+                             list(self._episode_successes))}
+
+    def _restore_rollout_snapshot(self, state: Dict[str, Any]) -> None:
+        self.global_step = state['global_step']
+        restore_rng_state(state['rng'], self.generator)
+        self.obs_normalizer.load_state_dict(state['obs_normalizer'])
+        self.reward_scaler.load_state_dict(state['reward_scaler'])
+        for window, values in zip((self._episode_returns, self._episode_lengths,
+                                   self._episode_successes), state['episodes']):
+            window.clear()
+            window.extend(values)
 
     def _collect_steps(self) -> None:
         """Step the envs `num_steps` times with the current policy and compute advantages."""
