@@ -238,7 +238,7 @@ class PPO:
         self.obs_normalizer.load_state_dict(state['obs_normalizer'])
         self.reward_scaler.load_state_dict(state['reward_scaler'])
         for window, values in zip((self._episode_returns, self._episode_lengths,
-                                   self._episode_successes), state['episodes']):
+                                   self._episode_successes), state['episodes'], strict=True):
             window.clear()
             window.extend(values)
 
