@@ -49,6 +49,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 def _cmd_collect_demos(args: argparse.Namespace) -> int:
     options = {'split': args.split, 'keep_failed': args.keep_failed,
                'overwrite': args.overwrite, 'steps_after_success': args.steps_after_success}
+    if args.bridge:
+        return _collect_through_bridge(args, options)
     if args.minari:
         from lago_ros.data.minari_collect import collect_minari_demos
 
@@ -57,6 +59,27 @@ def _cmd_collect_demos(args: argparse.Namespace) -> int:
         from lago_ros.data.demos import collect_demos
 
         out = collect_demos(args.task, args.episodes, args.seed, args.out, **options)
+    print(f'demonstrations written to {out}')
+    return 0
+
+
+def _collect_through_bridge(args: argparse.Namespace, options: dict) -> int:
+    """Record the expert acting on a bridge's env (e.g. a robot behind the topic backend)."""
+    if args.minari:
+        raise ValueError('--bridge writes a demo folder (--out); convert it with lago '
+                         'demos-to-minari')
+    from lago_ros.data.demos import collect_demos
+    from lago_ros.nodes.bridge_env import open_bridge_env
+    from lago_ros.nodes.remote import BridgeMismatchError, BridgeUnavailableError
+
+    try:
+        with open_bridge_env(args.bridge, args.task, args.step_timeout,
+                             args.bridge_wait_timeout) as env:
+            out = collect_demos(args.task, args.episodes, args.seed, args.out, env=env,
+                                bridge=env.remote.bridge, **options)
+    except (BridgeUnavailableError, BridgeMismatchError) as error:
+        print(f'lago collect-demos: error: {error}', file=sys.stderr)
+        return 2
     print(f'demonstrations written to {out}')
     return 0
 
@@ -174,6 +197,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--overwrite', action='store_true', help='replace an existing folder')
     p.add_argument('--steps-after-success', type=int, default=0,
                    help='keep acting this many steps past the first success (near-goal states)')
+    p.add_argument('--bridge', default=None, metavar='NODE',
+                   help='act on the one env of this sim or robot bridge (e.g. /sim_bridge with '
+                   'backend topics, docs/robot.md) instead of an in-process env; the bridge '
+                   'draws the instructions and goals, --split only records its split')
+    p.add_argument('--step-timeout', type=float, default=60.0,
+                   help='--bridge: s to wait for one step or reset of the bridge')
+    p.add_argument('--bridge-wait-timeout', type=float, default=60.0,
+                   help='--bridge: s to wait for the bridge to appear')
 
     p = command('demos-to-minari', _cmd_demos_to_minari,
                 'convert a demo folder to a Minari dataset (HDF5, under MINARI_DATASETS_PATH)')

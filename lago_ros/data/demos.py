@@ -6,7 +6,8 @@ Demonstrations: roll out a task's scripted expert, store the transitions, load t
 Format (version 1): a folder with two files.
 - `metadata.json`: format_version, task, family, obs_dim, action_type, action_dim, split,
   source_policy, seed, episodes (kept), episodes_attempted, episodes_dropped, keep_failed,
-  stop_on_success, steps_after_success, transitions, success_rate (over attempted episodes).
+  stop_on_success, steps_after_success, transitions, success_rate (over attempted episodes);
+  `bridge`, the bridge node, for demos recorded through a sim or robot bridge.
 - `transitions.npz` (no pickled objects), one row per env step, N rows in all:
   `observations` (N, obs_dim) float32, the observation the action was taken in;
   `actions` (N, action_dim) float32 for continuous tasks or (N,) int64 for discrete ones;
@@ -111,7 +112,8 @@ def _run_episode(env: Any, expert: Any, seed: Optional[int],
 def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.PathLike],
                   split: str = 'train', progress: bool = True, keep_failed: bool = False,
                   stop_on_success: bool = True, overwrite: bool = False,
-                  steps_after_success: int = 0, **env_options: Any) -> Path:
+                  steps_after_success: int = 0, env: Optional[Any] = None,
+                  bridge: Optional[str] = None, **env_options: Any) -> Path:
     """
     Run `episodes` expert episodes of `task` and write them to the demo folder `out_dir`.
 
@@ -119,6 +121,13 @@ def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.Pa
     `stop_on_success` demos end where the task is done: at the first success, or
     `steps_after_success` steps after it (the expert keeps acting near the goal). An existing
     `out_dir` is replaced only with `overwrite`.
+
+    `env`: roll out in this env instead of a new in-process one (left open), e.g. a
+    `lago_ros.nodes.bridge_env.BridgeEnv` over a sim or robot bridge, named by `bridge` in the
+    metadata. Its episodes end where it says (its time limit, its termination); with
+    `stop_on_success` the collector also cuts each one at its first success (plus
+    `steps_after_success`), the cut row marked truncated. Only experts that need no env of their
+    own can act in it (the Meta-World tasks' scripted policies, not CLEVR-Robot's oracle).
     """
     spec = get_task(task)
     if episodes < 1:
@@ -129,8 +138,18 @@ def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.Pa
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f'{out_dir} exists; pass overwrite=True to replace it')
-    env = make_env(task, seed=seed, split=split,
-                   terminate_on_success=stop_on_success and extra is None, **env_options)
+    own_env = env is None
+    if own_env:
+        env = make_env(task, seed=seed, split=split,
+                       terminate_on_success=stop_on_success and extra is None, **env_options)
+    else:
+        if env_options:
+            raise ValueError(f'env options {sorted(env_options)} apply to an in-process env; '
+                             'the given env has its own settings')
+        if spec.action_type == 'discrete':
+            raise ValueError(f'the {task} expert simulates its own env; collect {task} demos '
+                             'in-process (no env given)')
+        extra = steps_after_success if stop_on_success else None
     expert = make_expert(task, env)
     kept: list[dict[str, list]] = []
     successes = 0
@@ -142,7 +161,8 @@ def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.Pa
         if succeeded or keep_failed:
             kept.append(rows)
         bar.set_postfix(success=f'{successes}/{episode + 1}')
-    env.close()
+    if own_env:
+        env.close()
     if not kept:
         raise DemoCollectionError(f'the {task} expert succeeded in none of {episodes} episodes; '
                                   'nothing to save (pass keep_failed=True to keep failures)')
@@ -159,6 +179,8 @@ def collect_demos(task: str, episodes: int, seed: int, out_dir: Union[str, os.Pa
         'transitions': len(arrays['observations']),
         'success_rate': successes / episodes,
     }
+    if bridge is not None:
+        metadata['bridge'] = bridge
     _write_folder(out_dir, arrays, metadata)
     return out_dir
 

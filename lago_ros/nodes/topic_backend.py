@@ -356,6 +356,8 @@ class TopicBackend:
         self._rule.start(state)
         self._instruction = self._instructions()
         self.counters['resets'] += 1
+        self.node.get_logger().info(f"episode {self.counters['resets']} started; "
+                                    f"{self.counters['steps']} steps so far")
         return obs
 
     def _call_reset_service(self) -> None:
