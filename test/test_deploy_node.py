@@ -11,6 +11,7 @@ and counters with generous deadlines, never on wall-clock windows.
 import itertools
 import os
 from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from lago_interfaces.msg import VecAction, VecStep  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Bool, Float32MultiArray, Float64, Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -36,7 +38,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 from lago_ros.export.onnx_policy import OnnxPolicy  # noqa: E402
 from lago_ros.launcher import LaunchFile  # noqa: E402
 from lago_ros.nodes.deploy import DeployNode, ESTOP_QOS  # noqa: E402
-from lago_ros.nodes.params import ParameterValueError  # noqa: E402
+from lago_ros.nodes.params import ParameterValueError, READ_ONLY_REASON  # noqa: E402
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[1]
@@ -428,6 +430,84 @@ def test_configure_rejects_contradicting_parameters(reach, harness):
         assert h.node.lifecycle_state == 'unconfigured'
     with pytest.raises(ParameterValueError, match="'input_mode' .* 'bogus'; expected one of"):
         harness(path, input_mode='bogus')
+
+
+def set_remotely(h, **values):
+    """`ros2 param set` each value through the node's service; return the results in order."""
+    client = AsyncParameterClient(h.peer, f'{h.ns}/deploy')
+    assert client.wait_for_services(timeout_sec=DEADLINE)
+    future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+    assert h.spin_until(future.done)
+    return future.result().results
+
+
+def test_tightened_limits_shape_the_next_command(reach, harness):
+    _, path = reach
+    h = harness(path, trigger='timer')
+    h.start()
+    obs, expected = observation(), OnnxPolicy(path).act(observation())
+    h.feed(obs)
+    np.testing.assert_allclose(h.tick().data, expected, atol=1e-6)
+    cap = float(0.5 * np.abs(expected).max())
+    assert all(r.successful for r in set_remotely(h, action_max=[cap], action_min=[-cap]))
+    np.testing.assert_allclose(h.tick().data, np.clip(expected, -cap, cap), atol=1e-6)
+    assert h.node.get_parameter('action_max').value.tolist() == [cap]
+    assert set_remotely(h, max_delta=[0.01])[0].successful
+    h.feed(-obs)  # another command, at most 0.01 from the last one per action
+    step = np.asarray(h.tick().data) - np.clip(expected, -cap, cap)
+    assert np.abs(step).max() == pytest.approx(0.01)
+    assert set_remotely(h, observation_timeout_s=0.1)[0].successful
+    assert np.abs(h.tick(0.09).data).max() > 0  # 0.09 s old: fresh
+    np.testing.assert_array_equal(h.tick(0.02).data, ZERO)  # 0.11 s old: stale under 0.1 s
+
+
+def test_runtime_changes_that_loosen_or_are_malformed_are_refused(reach, harness):
+    _, path = reach
+    h = harness(path, trigger='timer', action_max=[0.5], max_delta=[1.5])
+    h.start()
+    h.feed(observation())
+    before = np.asarray(h.tick().data)
+    for name, value, reason in [
+            ('action_max', [0.7], r'would loosen the limit in force at configure \[0.5, '),
+            ('action_min', [-1.5], 'would loosen'),
+            ('max_delta', [1.6], 'would loosen'),
+            ('observation_timeout_s', 0.5, 'would loosen'),
+            ('action_max', [float('nan')], r'action_max \[nan\] must be finite'),
+            ('action_min', [-0.5, -0.5], 'action_min has 2 values; expected 1 or 4'),
+            ('action_min', [0.8], 'inconsistent; expected min <= max'),
+            ('max_delta', [0.0], 'max_delta > 0'),
+            ('rate_hz', 5.0, 'read-only parameter: rate_hz'),
+            ('input_mode', 'vec_step', 'read-only parameter: input_mode')]:
+        old = h.node.get_parameter(name).value
+        result = set_remotely(h, **{name: value})[0]
+        assert not result.successful and '\n' not in result.reason, (name, value)
+        assert re.search(reason, result.reason), (name, value, result.reason)
+        assert np.array_equal(h.node.get_parameter(name).value, old), (name, value)
+        np.testing.assert_allclose(h.tick().data, before, atol=1e-6)
+    assert h.node.lifecycle_state == 'active'
+
+
+def test_unconfigured_limits_are_free_and_become_the_hard_limits_at_configure(reach, harness):
+    _, path = reach
+    h = harness(path, trigger='timer', action_max=[0.5])
+    assert set_remotely(h, action_max=[0.8])[0].successful  # no policy yet: free
+    assert not set_remotely(h, max_delta=[-1.0])[0].successful  # still consistent and finite
+    h.start()
+    assert h.node.loop.shaper.high.tolist() == [0.8] * 4
+    result = set_remotely(h, action_max=[0.9])[0]
+    assert not result.successful and '[0.8, 0.8, 0.8, 0.8]' in result.reason
+
+
+def test_descriptors_say_which_parameters_are_tunable_and_why_not(reach, harness):
+    _, path = reach
+    node = harness(path).node
+    tunable = {'action_min', 'action_max', 'max_delta', 'observation_timeout_s'}
+    for name in ('policy_path', 'rate_hz', 'output_mode', *sorted(tunable)):
+        descriptor = node.describe_parameter(name)
+        assert descriptor.read_only == (name not in tunable), name
+        text = descriptor.additional_constraints
+        assert text.startswith('tunable at runtime: ') if name in tunable else \
+            text.endswith(READ_ONLY_REASON), (name, text)
 
 
 def test_deploy_module_imports_without_torch():

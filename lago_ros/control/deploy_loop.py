@@ -8,6 +8,7 @@ plain values from its callbacks and timer (an observation, an e-stop message, th
 another node also writes) and carries out the `Decision` each call returns: at most one command
 to publish, notes to log, and whether to deactivate or to ask the simulator for a reset. Every
 time comes from the injected clock, so a test drives the loop with a fake one and no ROS.
+`tune` checks and applies a runtime change of the tunable parameters (tighten only).
 """
 
 from dataclasses import dataclass, field
@@ -16,8 +17,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Seque
 import numpy as np
 import yaml
 
-from lago_ros.control.guards import (broadcast, CommandShaper, DeployConfigError, EStop,
-                                     ObservationAssembler, Watchdog)
+from lago_ros.control.guards import (broadcast, check_limits, CommandShaper, DeployConfigError,
+                                     EStop, ObservationAssembler, Watchdog)
 from lago_ros.control.lockstep import Lockstep
 from lago_ros.export.onnx_policy import ObservationError
 
@@ -26,6 +27,8 @@ REJECTION_LOG_PERIOD_S = 1.0
 COUNTERS = ('observations', 'commands', 'safe_commands', 'rejected_observations',
             'stale_episodes', 'loop_errors')
 """What the loop counts (reported on /diagnostics; 'stale_episodes' as watchdog_trips)."""
+ACTION_LIMITS = ('action_min', 'action_max', 'max_delta')
+"""The command shaper's parameters, one value or one per action dim; tighten-only at runtime."""
 
 
 class Output(Protocol):
@@ -73,6 +76,13 @@ def _error(text: str) -> Note:
     return Note('error', text)
 
 
+def _plain(value: Any) -> Any:
+    """Return a parameter value as the node declared it: a float, or a list of floats."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    return [float(v) for v in value]
+
+
 class DeployLoop:
     """The deploy node's decisions on plain values and an injected clock (seconds)."""
 
@@ -93,6 +103,8 @@ class DeployLoop:
         self.lockstep: Optional[Lockstep] = None
         self.resets = False
         """Stale lockstep observations are answered by a simulator reset request."""
+        self.hard_limits: Dict[str, np.ndarray] = {}
+        """Tunable values at configure, per action dim: `tune` only tightens past them."""
         self._obs: Optional[np.ndarray] = None
         self._obs_time = -np.inf
         self._extra: Optional[np.ndarray] = None
@@ -113,16 +125,11 @@ class DeployLoop:
         if p['input_mode'] == 'vec_step' and p['trigger'] != 'observation':
             raise DeployConfigError('input_mode vec_step steps in lockstep with the simulator; '
                                     "expected trigger 'observation'")
-        shaper = None
+        shaper, hard = None, {'observation_timeout_s': np.array([p['observation_timeout_s']])}
         if not policy.discrete:
-            dim = policy.action_dim
-            low = broadcast(p['action_min'], dim, 'action_min')
-            high = broadcast(p['action_max'], dim, 'action_max')
-            if policy.action_low is not None:
-                low = np.maximum(low, policy.action_low)
-                high = np.minimum(high, policy.action_high)
-            shaper = CommandShaper(low, high, broadcast(p['max_delta'], dim, 'max_delta'),
-                                   output.velocity)
+            shaper = CommandShaper(*self._limits(p, policy), output.velocity)
+            hard.update({name: broadcast(p[name], policy.action_dim, name)
+                         for name in ACTION_LIMITS})
         assembler = None
         if p['input_mode'] == 'joint_state':
             mapping = yaml.safe_load(p['observation_mapping'] or '') or {}
@@ -131,11 +138,82 @@ class DeployLoop:
                                         'docs/deploy.md')
             assembler = ObservationAssembler(policy.obs_dim, mapping)
         self.policy, self.output, self.shaper, self.assembler = policy, output, shaper, assembler
+        self.hard_limits = hard
         self.estop = EStop(p['estop_timeout_s'], self.now())
         self.watchdog = Watchdog(p['observation_timeout_s'])
         self.lockstep = Lockstep() if p['input_mode'] == 'vec_step' else None
         self.resets = self.lockstep is not None and bool(p['sim_reset_service'])
         self._obs, self._obs_time, self._extra, self._extra_time = None, -np.inf, None, -np.inf
+
+    @staticmethod
+    def _limits(values: Mapping[str, Any], policy: Any) -> Tuple[np.ndarray, ...]:
+        """Return the shaper's low, high and max_delta: the parameters within the policy's box."""
+        dim = policy.action_dim
+        low, high, delta = (broadcast(values[name], dim, name) for name in ACTION_LIMITS)
+        if policy.action_low is not None:
+            low = np.maximum(low, policy.action_low)
+            high = np.minimum(high, policy.action_high)
+        return low, high, delta
+
+    def tune(self, changes: Mapping[str, Any]) -> str:
+        """
+        Apply a runtime change of tunable parameters from the next tick on; '' or why not.
+
+        Tighten only: configured, the values in force at configure are hard limits (action_min
+        may rise, action_max, max_delta and observation_timeout_s may fall), and the action
+        limits need 1 or action_dim values. Unconfigured, any finite, consistent values are
+        accepted: configure reads them and they become the hard limits. A refused change leaves
+        every value as it was.
+        """
+        values = {**self.params, **{name: _plain(value) for name, value in changes.items()}}
+        try:
+            limits = self._check_tuning(values, changes)
+        except DeployConfigError as err:
+            return str(err)
+        self.params.update({name: values[name] for name in changes})
+        if limits is not None:
+            self.shaper.set_limits(*limits)
+        if self.configured:
+            self.watchdog.timeout_s = values['observation_timeout_s']
+        return ''
+
+    def _check_tuning(self, values: Mapping[str, Any], changes: Mapping[str, Any]
+                      ) -> Optional[Tuple[np.ndarray, ...]]:
+        """Return the shaper's new limits (None: no shaper); raise DeployConfigError if refused."""
+        for name in changes:
+            array = np.asarray(values[name], dtype=np.float64)
+            if not np.isfinite(array).all() or array.size == 0:
+                raise DeployConfigError(f'{name} {array.tolist()} must be finite numbers')
+        if not 0 < values['observation_timeout_s']:
+            raise DeployConfigError('observation_timeout_s must be > 0')
+        if not self.configured:
+            low, high, delta = (np.asarray(values[name], dtype=np.float64)
+                                for name in ACTION_LIMITS)
+            if low.size == high.size or 1 in (low.size, high.size):
+                check_limits(low, high, delta)  # the lengths are checked at configure
+            return None
+        loosened = [name for name in changes if self._loosens(name, values[name])]
+        if loosened:
+            name = loosened[0]
+            raise DeployConfigError(
+                f'{name} {values[name]} would loosen the limit in force at configure '
+                f'{self.hard_limits[name].tolist()}; at runtime limits only tighten (cleanup, '
+                'set, configure to loosen)')
+        if self.shaper is None:
+            if set(changes) & set(ACTION_LIMITS):
+                raise DeployConfigError('the policy is discrete: action limits do not apply')
+            return None
+        limits = self._limits(values, self.policy)
+        check_limits(*limits)
+        return limits
+
+    def _loosens(self, name: str, value: Any) -> bool:
+        """Whether `value` lies beyond the hard limit of `name` (DeployConfigError: bad size)."""
+        hard = self.hard_limits.get(name)
+        if hard is None:  # a discrete policy has no action limits
+            return False
+        new = broadcast(value if name in ACTION_LIMITS else [value], hard.size, name)
+        return bool((new < hard).any() if name == 'action_min' else (new > hard).any())
 
     def release(self) -> None:
         """Forget the policy and the output (cleanup); the counters stay."""

@@ -30,6 +30,14 @@ def broadcast(values: Sequence[float], size: int, name: str) -> np.ndarray:
     return np.broadcast_to(array, (size,)).copy()
 
 
+def check_limits(low: np.ndarray, high: np.ndarray, max_delta: np.ndarray) -> None:
+    """Refuse action limits with min > max or a max_delta <= 0 (DeployConfigError)."""
+    if (low > high).any() or (max_delta <= 0).any():
+        raise DeployConfigError(f'action limits [{low.tolist()}, {high.tolist()}] and max_delta '
+                                f'{max_delta.tolist()} are inconsistent; expected min <= max '
+                                'and max_delta > 0')
+
+
 def _indices(items: Any, name: str) -> List[int]:
     """Expand a list of ints and 'start:stop' strings into indices."""
     if items is not None and not isinstance(items, list):
@@ -132,12 +140,23 @@ class CommandShaper:
     def __init__(self, low: np.ndarray, high: np.ndarray, max_delta: np.ndarray,
                  velocity: bool) -> None:
         """Keep limits (arrays of the action size) and the command kind."""
-        if (low > high).any() or (max_delta <= 0).any():
-            raise DeployConfigError(f'action limits [{low}, {high}] and max_delta {max_delta} '
-                                    'are inconsistent; expected min <= max and max_delta > 0')
+        check_limits(low, high, max_delta)
         self.low, self.high, self.max_delta, self.velocity = low, high, max_delta, velocity
         self.last: Optional[np.ndarray] = None
         self.reset()
+
+    def set_limits(self, low: np.ndarray, high: np.ndarray, max_delta: np.ndarray) -> None:
+        """
+        Change the limits (a runtime tightening) from the next command on.
+
+        A previous command outside the new range is clipped into it, so neither the next command
+        (rate-limited against it) nor a held position leaves the range: the limit wins over
+        max_delta for that one step.
+        """
+        check_limits(low, high, max_delta)
+        self.low, self.high, self.max_delta = low, high, max_delta
+        if self.last is not None:
+            self.last = np.clip(self.last, low, high)
 
     def reset(self) -> None:
         """Forget the previous command (activation)."""

@@ -8,7 +8,9 @@ the ROS-free `lago_ros.control.deploy_loop.DeployLoop`, which decides when to ac
 command and what to report, and publishes what the loop decides through the sink of its
 `output_mode` (`command_sinks`). Every way out of commanding sends the fault command first
 (deactivate, cleanup, shutdown, Ctrl-C / SIGTERM via `spin_node(..., own_signals=True)`,
-yielding, an exception in the loop). Imports no torch. See docs/deploy.md.
+yielding, an exception in the loop). The action limits, max_delta and observation_timeout_s
+may be tightened at runtime (`ros2 param set`; `DeployLoop.tune` accepts or refuses with a
+reason); every other parameter is read-only. Imports no torch. See docs/deploy.md.
 """
 
 import sys
@@ -31,7 +33,7 @@ from lago_ros.nodes.codec import first_observation
 from lago_ros.nodes.command_sinks import CommandSink, make_sink
 from lago_ros.nodes.deploy_params import (ACK_TIMEOUT, COMMAND_QOS, ESTOP_QOS, FLAT_TYPES,
                                           PARAMETERS)
-from lago_ros.nodes.params import declare_parameters, spin_node
+from lago_ros.nodes.params import declare_parameters, on_runtime_change, spin_node
 from lago_ros.nodes.sim_reset import SimReset
 
 
@@ -43,6 +45,7 @@ class DeployNode(LifecycleNode):
         super().__init__('deploy', **kwargs)
         self.params = declare_parameters(self, PARAMETERS)
         self.loop = DeployLoop(self.params, clock)
+        on_runtime_change(self, PARAMETERS, self._tune)
         self._sink: Optional[CommandSink] = None
         self._entities: List[Any] = []
         self._reset: Optional[SimReset] = None
@@ -171,6 +174,18 @@ class DeployNode(LifecycleNode):
         self._apply(decision)
         response.success, response.message = not refusal, refusal or 're-armed'
         return response
+
+    def _tune(self, changes: Dict[str, Any]) -> str:
+        """Tighten limits at runtime (`ros2 param set`): '' when accepted, else the refusal."""
+        refusal = self.loop.tune(changes)
+        text = ', '.join(f'{name}={value if isinstance(value, float) else list(value)}'
+                         for name, value in changes.items())
+        if refusal:
+            self.get_logger().warning(f'refused {text}: {refusal}')
+        else:
+            when = 'in force from the next tick' if self.loop.configured else 'read at configure'
+            self.get_logger().info(f'tuned {text}: {when}')
+        return refusal
 
     # Control ----------------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ What the deploy node's interfaces are set up with: its parameter table, message 
 `PARAMETERS` has one row per parameter with its default, description and allowed values;
 `nodes.params.declare_parameters` turns the rows into ParameterDescriptors and refuses values
 outside them at start-up, and `python -m lago_ros.nodes.param_docs lago_ros.nodes.deploy DOC`
-writes the table of docs/deploy.md from them.
+writes the table of docs/deploy.md from them. The rows marked `tunable` (action limits, rate
+limit, observation timeout) may be tightened at runtime (`DeployLoop.tune` checks a change);
+every other row is read once at start-up.
 """
 
 from rclpy.duration import Duration
@@ -35,6 +37,9 @@ publisher must use the same (a volatile or best-effort one cannot match; it latc
 ACK_TIMEOUT = Duration(seconds=0.5)
 """How long the last safe command may wait for its acknowledgement before interfaces go away."""
 
+TIGHTEN = 'its value at configure is the hard limit (unconfigured: free, read at configure)'
+"""What bounds a tighten-only parameter at runtime, as its descriptor says."""
+
 PARAMETERS = (
     Param('policy_path', '', 'exported ONNX policy (its .json metadata lies beside it)'),
     Param('input_mode', 'flat', 'where observations come from', choices=INPUT_MODES),
@@ -46,7 +51,7 @@ PARAMETERS = (
     Param('rate_hz', 20.0, 'control rate: policy (trigger timer), watchdog and e-stop commands',
           0.1, 1000.0),
     Param('observation_timeout_s', 0.25, 'an observation older than this is stale',
-          0.001, 60.0),
+          0.001, 60.0, tunable=f'lower only; {TIGHTEN}; the next tick uses it'),
     Param('observation_topic', 'observation',
           'flat observations (flat mode) or VecStep messages (vec_step mode)'),
     Param('flat_type', 'float32', 'message type of flat topics: Float32MultiArray or '
@@ -64,9 +69,12 @@ PARAMETERS = (
           0.0, 10.0),
     Param('twist_frame_id', 'base_link', 'twist mode: frame_id of TwistStamped'),
     Param('gripper_topic', 'gripper_command', 'twist mode: std_msgs/Float64 gripper command'),
-    Param('action_min', [-1.0], 'lower action limits (one value for all dims, or one per dim)'),
-    Param('action_max', [1.0], 'upper action limits (one value for all dims, or one per dim)'),
-    Param('max_delta', [2.0], 'largest change of an action per tick (one value or one per dim)'),
+    Param('action_min', [-1.0], 'lower action limits (one value for all dims, or one per dim)',
+          tunable=f'raise only, <= action_max; {TIGHTEN}; the next tick clamps to it'),
+    Param('action_max', [1.0], 'upper action limits (one value for all dims, or one per dim)',
+          tunable=f'lower only, >= action_min; {TIGHTEN}; the next tick clamps to it'),
+    Param('max_delta', [2.0], 'largest change of an action per tick (one value or one per dim)',
+          tunable=f'lower only, > 0; {TIGHTEN}; the next tick uses it'),
     Param('estop_topic', 'estop', 'std_msgs/Bool e-stop input (reliable, transient local); '
           'true latches the e-stop'),
     Param('estop_timeout_s', 0.0, 'engage the e-stop when no e-stop message came for this '

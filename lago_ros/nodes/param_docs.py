@@ -42,12 +42,19 @@ def _allowed(row: Param) -> str:
     return row.constraints
 
 
+def _description(row: Param) -> str:
+    """Return the description; a tunable row's adds what a runtime change may do."""
+    if row.tunable:
+        return f'{row.description}. **Tunable at runtime**: {row.tunable}'
+    return row.description
+
+
 def markdown_table(table: Sequence[Param]) -> str:
-    """One row per parameter: name, type, default, allowed values, description."""
+    """One row per parameter: name, type, default, allowed values, description (+ tunable)."""
     lines = ['| parameter | type | default | allowed | description |', '|---|---|---|---|---|']
     for row in table:
         cells = [f'`{row.name}`', _type_name(row.default), f'`{_yaml(row.default)}`',
-                 _allowed(row), row.description]
+                 _allowed(row), _description(row)]
         lines.append('| ' + ' | '.join(cell.replace('|', '\\|') for cell in cells) + ' |')
     return '\n'.join(lines) + '\n'
 

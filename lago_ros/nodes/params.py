@@ -7,13 +7,19 @@ Every node lists its parameters once as `Param` rows (name, default, description
 allowed values, read-only); `declare_parameters` turns the table into declarations and returns
 the values, so no node repeats descriptor boilerplate and `ros2 param describe` shows the same
 text as the docs. A float parameter also takes an integer (`ppo.beta:=0`), as YAML does.
+
+Parameters are read-only unless their row is `tunable`: `ros2 param describe` says why in the
+descriptor's additional constraints (READ_ONLY_REASON, or what a runtime change does), and
+`on_runtime_change` hands a node the values a `ros2 param set` asks for, to accept or refuse
+with a one-line reason.
 """
 
 from dataclasses import dataclass
 import signal
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -22,6 +28,9 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
 from lago_ros.ros_env import configure_ros_environment
+
+READ_ONLY_REASON = 'read once at start-up; restart the node to change it'
+"""Why a parameter refuses `ros2 param set`, unless its row gives its own reason."""
 
 
 class ParameterValueError(ValueError):
@@ -42,12 +51,26 @@ class Param:
     """Smallest allowed value of a numeric parameter (inclusive)."""
     high: Optional[float] = None
     """Largest allowed value of a numeric parameter (inclusive)."""
-    read_only: bool = True
-    """True for parameters only read at start-up (changing them later would have no effect)."""
     constraints: str = ''
     """Free-text constraint for `additional_constraints`."""
     choices: Tuple[Any, ...] = ()
     """Allowed values (checked at declaration and listed in `additional_constraints`)."""
+    tunable: str = ''
+    """
+    What a change at runtime may do and when it takes effect (the node checks it in its
+    `on_runtime_change` handler); '' for a read-only parameter, only read at start-up."""
+    read_only_reason: str = READ_ONLY_REASON
+    """Why a read-only parameter cannot change at runtime (in `additional_constraints`)."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether `ros2 param set` is refused (every row that is not `tunable`)."""
+        return not self.tunable
+
+    @property
+    def runtime(self) -> str:
+        """What `ros2 param describe` says about changing the parameter at runtime."""
+        return f'tunable at runtime: {self.tunable}' if self.tunable else self.read_only_reason
 
     def descriptor(self) -> ParameterDescriptor:
         """Return the ParameterDescriptor this row declares."""
@@ -56,6 +79,7 @@ class Param:
         if self.choices:
             constraints = ' '.join(filter(None, (
                 constraints, f'one of: {", ".join(str(c) for c in self.choices)}')))
+        constraints = '; '.join(filter(None, (constraints, self.runtime)))
         descriptor = ParameterDescriptor(
             name=self.name, type=kind.value, description=self.description,
             read_only=self.read_only, additional_constraints=constraints)
@@ -130,6 +154,32 @@ def declare_parameters(node: Node, table: Sequence[Param]) -> Dict[str, Any]:
                 f'parameter {row.name!r} of node {node.get_name()!r} is '
                 f'{values[row.name]!r}; expected one of {tuple(row.choices)}: {row.description}')
     return values
+
+
+def on_runtime_change(node: Node, table: Sequence[Param],
+                      apply: Callable[[Dict[str, Any]], str]) -> None:
+    """
+    Route `ros2 param set` of the table's tunable rows to `apply`, after declaration.
+
+    rclpy refuses read-only rows, wrong types and values outside a row's range first. An
+    integer (or a list of them) set on a float row is widened, as at start-up. `apply` gets
+    {name: value} of one set call (several names when set atomically) and returns '' to accept
+    (the node applies them and rclpy stores them) or the one-line reason it refuses them.
+    """
+    floats = {row.name for row in table if _is_float_row(row.default)}
+    tunable = {row.name for row in table if row.tunable}
+
+    def widen(parameters: List[Parameter]) -> List[Parameter]:
+        return [Parameter(p.name, value=_widened(p.value)) if p.name in floats and
+                _widened(p.value) is not p.value else p for p in parameters]
+
+    def check(parameters: List[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters if p.name in tunable}
+        reason = apply(changes) if changes else ''
+        return SetParametersResult(successful=not reason, reason=reason)
+
+    node.add_pre_set_parameters_callback(widen)
+    node.add_on_set_parameters_callback(check)
 
 
 def _interrupt(signum: int, frame: object) -> None:

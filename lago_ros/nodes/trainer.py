@@ -17,6 +17,10 @@ a bridge that stops answering aborts the rollout (it is never used half-collecte
 waits for the bridge to come back, resets the envs and collects that rollout again. After each
 update a TrainingMetrics message goes out on ~/metrics; at the end the policy is evaluated and
 `eval: success_rate=... mean_return=... episodes=N` is logged. Ctrl-C writes a checkpoint first.
+
+`ppo.beta` is tunable at runtime (`ros2 param set /trainer ppo.beta 0.05`): the next PPO update
+uses it and later checkpoints record it (resume with that value). Every other parameter is read
+once at start-up.
 """
 
 import sys
@@ -31,7 +35,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from lago_ros.config import build, flat_fields, Leaf, unflatten
-from lago_ros.nodes.params import declare_parameters, Param
+from lago_ros.nodes.params import declare_parameters, on_runtime_change, Param
 from lago_ros.nodes.remote import BridgeUnavailableError, PriorServiceClient, RemoteVecEnv
 from lago_ros.ros_env import configure_ros_environment
 from lago_ros.utils import configure_logging
@@ -56,6 +60,10 @@ METRICS_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
 # the envs in the bridge.
 GRAPH_MANAGED = ('prior', 'prior_backend', 'prior_int8', 'vector_env', 'eval_split',
                  'train_split')
+TUNABLE = {'ppo.beta': 'finite, >= 0; the next PPO update uses it (a decaying schedule starts '
+                       'from it), later checkpoints record it; refused with adaptation '
+                       'target_kl, which adapts beta itself'}
+"""TrainConfig fields `ros2 param set` may change while training, with what a change does."""
 
 
 def _optional(hint: Any) -> bool:
@@ -80,7 +88,8 @@ def config_parameters() -> List[Tuple[Param, Leaf]]:
             default = next(a for a in typing.get_args(leaf.hint) if a is not type(None))()
         if isinstance(default, tuple):
             default = list(default)
-        rows.append((Param(leaf.name, default, leaf.doc, choices=leaf.choices), leaf))
+        rows.append((Param(leaf.name, default, leaf.doc, choices=leaf.choices,
+                           tunable=TUNABLE.get(leaf.name, '')), leaf))
     return rows
 
 
@@ -112,7 +121,8 @@ class Trainer(Node):
         super().__init__('trainer', **kwargs)
         self.executor_ = executor
         self.config_rows = config_parameters()
-        self.params = declare_parameters(self, parameter_table())
+        table = parameter_table()
+        self.params = declare_parameters(self, table)
         self.cfg = build_train_config(self.params, self.config_rows)
         p = self.params
         self.run = TrainingRun(self.cfg, managed=GRAPH_MANAGED,
@@ -125,11 +135,27 @@ class Trainer(Node):
                                          p['prior_chunk_size'], p['prior_timeout'])
                       if p['prior_service'] else None)
         self.metrics_pub = self.create_publisher(TrainingMetrics, '~/metrics', METRICS_QOS)
+        on_runtime_change(self, table, self._tune)
 
     @property
     def agent(self) -> Any:
         """The PPO agent once training started, else None."""
         return self.run.agent
+
+    def _tune(self, changes: Dict[str, Any]) -> str:
+        """Take a new ppo.beta for the next update (`ros2 param set`); '' or why it is refused."""
+        from lago_ros.rl.guidance import with_beta
+
+        beta, old = changes['ppo.beta'], self.cfg.guidance.beta
+        try:
+            self.cfg.guidance = with_beta(self.cfg.guidance, beta)  # what a run not started uses
+        except ValueError as err:
+            self.get_logger().warning(f'refused ppo.beta={beta}: {err}')
+            return f'ppo.beta: {err}'
+        if self.agent is not None and self.agent.guidance is not None:
+            self.agent.guidance.set_beta(beta)
+        self.get_logger().info(f'ppo.beta {old} -> {beta}: the next PPO update uses it')
+        return ''
 
     def _wait_for_bridge(self) -> None:
         timeout = self.params['bridge_wait_timeout']

@@ -31,6 +31,9 @@ exactly vanilla PPO's (same computation, same random numbers).
   (its confidence, its agreement with the critic's advantages; `trust.py`), bounded, with mean
   beta(t); logs the weights' mean, min, max and a histogram (lago/weight_*).
 
+`PriorGuidance.set_beta` changes beta between updates (the trainer node's `ros2 param set
+ppo.beta`); not called, nothing differs.
+
 The interface PPO calls (`Guidance`) is small on purpose: a variant implements the same calls
 and keeps its own state in `state_dict`, so it resumes from checkpoints like the rest of the
 run.
@@ -170,6 +173,16 @@ class GuidanceConfig:
         return DualAscentBeta(self.beta, self.beta_min, self.beta_max, self.beta_lr, target)
 
 
+def with_beta(config: GuidanceConfig, beta: float) -> GuidanceConfig:
+    """Return `config` with another beta (ValueError: not finite, < 0, or target_kl adapts it)."""
+    if not math.isfinite(beta) or beta < 0:
+        raise ValueError(f'beta must be a finite number >= 0, got {beta}')
+    if config.adaptation == 'target_kl':
+        raise ValueError("adaptation 'target_kl' adapts beta itself; set prior_kl_target "
+                         'at start-up instead')
+    return dataclasses.replace(config, beta=float(beta))
+
+
 class Guidance(Protocol):
     """What PPO calls on its optional guidance, in loop order."""
 
@@ -226,6 +239,11 @@ class PriorGuidance:
         self.raw_obs: Optional[np.ndarray] = None
         self.instructions: Optional[np.ndarray] = None
         self.discrete, self.action_dim = False, 0
+
+    def set_beta(self, beta: float) -> None:
+        """Use `beta` (a schedule's initial value) from the next update's `prepare` on."""
+        self.config = with_beta(self.config, beta)
+        self.schedule = self.config.schedule()
 
     def bind(self, num_steps: int, num_envs: int, policy: Any) -> None:
         """Allocate raw-observation and instruction storage; remember the action layout."""
