@@ -59,7 +59,7 @@ def bridge(tmp_path_factory):
 
 
 def _steps_so_far(process) -> int:
-    """The bridge's step count at the latest episode start it logged."""
+    """Return the bridge's step count at the latest episode start it logged."""
     return int(re.findall(STEP_COUNT, process.log)[-1][1])
 
 

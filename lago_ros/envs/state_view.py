@@ -73,7 +73,7 @@ def _metaworld_frame(offset: int, prefix: str, when: str, in_text: bool) -> list
         ('hand_pos', 3, 'm', MW_HAND_LOW, MW_HAND_HIGH, 'gripper centre xyz', in_text),
         ('gripper', 1, '1', (-1.0,), (1.0,), 'finger opening, 1 = fully open', in_text),
         ('obj1_pos', 3, 'm', ws_lo, ws_hi, 'first object xyz', in_text),
-        # Meta-World builds these with scipy's Rotation.as_quat(): x, y, z, w (not MuJoCo's w first).
+        # Meta-World builds these with scipy's Rotation.as_quat(): x, y, z, w (MuJoCo: w first).
         ('obj1_quat', 4, '1', _repeat(-1, 4), _repeat(1, 4), 'first object quaternion xyzw',
          False),
         ('obj2_pos', 3, 'm', ws_lo, ws_hi, 'second object xyz (zeros if none)', in_text),
