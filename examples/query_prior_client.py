@@ -5,6 +5,7 @@ Ask the LaGO prior service for action distributions, as any robot node would.
 
     python examples/query_prior_client.py            # sends the prior's own task instruction
     python examples/query_prior_client.py --instruction "Reach the goal position with the gripper."
+    python examples/query_prior_client.py --json      # the states and the full reply as JSON
 
 First asks ~/describe what the prior serves (task, instructions, observation size, action
 layout), then sends a batch of observations (random here; your robot's raw state in practice)
@@ -15,6 +16,7 @@ several seconds, so only a reply within the timeout counts.
 """
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -79,8 +81,22 @@ def query(node: Any, args: argparse.Namespace) -> int:
     if not reply.ok:
         print(f'query refused: {reply.error}', file=sys.stderr)
         return 1
-    print_distributions(reply)
+    if args.json:
+        print_json(reply, instruction, states)
+    else:
+        print_distributions(reply)
     return 0
+
+
+def print_json(reply: QueryPrior.Response, instruction: str, states: np.ndarray) -> None:
+    """Print the states sent and the reply's numbers at full precision, as one JSON line."""
+    width = reply.action_dim
+    fields = ('logits',) if reply.action_type == 'discrete' else ('mean', 'std')
+    out = {'instruction': instruction, 'action_type': reply.action_type,
+           'observations': states.astype(np.float32).tolist(),
+           **{name: np.asarray(getattr(reply, name)).reshape(-1, width).tolist()
+              for name in fields}}
+    print(json.dumps(out))
 
 
 def main() -> int:
@@ -91,6 +107,8 @@ def main() -> int:
     parser.add_argument('--instruction', default='',
                         help='instruction to send; default: the first the prior describes')
     parser.add_argument('--batch', type=int, default=3)
+    parser.add_argument('--json', action='store_true',
+                        help='print the states and the reply as JSON (full precision)')
     parser.add_argument('--timeout', type=float, default=30.0,
                         help='seconds to wait for the service and for each reply')
     args = parser.parse_args()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.ros
@@ -96,6 +97,21 @@ def test_example_client_prints_a_distribution_per_state(launched):
     assert ("prior for task 'reach-v3': obs_dim 39, continuous x 4 "
             "['dx', 'dy', 'dz', 'gripper']; instruction "
             "'Reach the goal position with the gripper.'") in result.stdout
+
+
+def test_example_client_reports_what_the_prior_itself_predicts(launched, prior_dir):
+    import json
+
+    from lago_ros.prior.model import ActionPrior
+
+    result = run_example('--batch', '3', '--json', '--timeout', READY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    states = np.asarray(reply['observations'], dtype=np.float32)
+    assert states.shape == (3, 39)
+    expected = ActionPrior.from_pretrained(prior_dir).predict(states, [reply['instruction']] * 3)
+    np.testing.assert_allclose(reply['mean'], expected.mean, atol=1e-5)
+    np.testing.assert_allclose(reply['std'], expected.std, atol=1e-5)
 
 
 def test_example_client_says_when_no_service_is_there():
