@@ -235,8 +235,10 @@ def render(keep: Path, images: Path | None = None) -> str:
         '## 2. LaGO vs PPO on the Meta-World suite', '',
         f'Budget {rl["budget"]:,} env steps, final seeds {rl["seeds"]["final"]}; final success '
         f'= deterministic policy, {rl["eval"]["episodes"]} episodes on held-out goals with '
-        f'{rl["eval"]["split"]}-split instructions, success at any step. CIs: rliable '
-        f'stratified bootstrap ({protocol["statistics"]["bootstrap_reps"]} reps). '
+        f'{rl["eval"]["split"]}-split instructions, success at any step. CIs: '
+        f'stratified percentile bootstrap over seeds within each task, as rliable computes '
+        f'it, on a seeded numpy Generator ({protocol["statistics"]["bootstrap_reps"]} reps); '
+        'IQM from rliable. '
         '"train success @x%" is the rolling success of training episodes at that share of '
         'the budget; AUC is its normalised area.', '',
         f'Runs kept: {sum(len(r) for r in groups.values())} of '
